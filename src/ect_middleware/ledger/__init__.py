@@ -1,0 +1,14 @@
+"""The tamper-evident audit ledger: one protocol, several storage engines."""
+
+from .base import ChainReport, Direction, Ledger, LedgerEntry, NewEntry, verify_chain
+from .open import open_ledger
+
+__all__ = [
+    "ChainReport",
+    "Direction",
+    "Ledger",
+    "LedgerEntry",
+    "NewEntry",
+    "open_ledger",
+    "verify_chain",
+]

@@ -1,0 +1,161 @@
+"""The audit ledger's protocol and its hash chain (PROFILE §7).
+
+Every entry's hash covers the previous entry's hash and every stored field of the entry, so
+an edit, deletion, insertion or reordering anywhere is found by ``verify_chain``. Storage
+engines only have to read the chain head and insert in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from ..tokens.ect import ECTClaims
+
+Direction = Literal["received", "minted"]
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """One ECT to record, with the WIT it was verified with and where it came from."""
+
+    ect: str = field(repr=False)
+    wit: str | None = field(repr=False)
+    direction: Direction
+    recorder: str  # workload identifier of the service that recorded it
+    jti: str
+    wid: str | None
+    iss: str
+    iat: float
+    par: tuple[str, ...]
+    unresolved: tuple[str, ...] = ()
+
+    @classmethod
+    def from_claims(
+        cls,
+        claims: ECTClaims,
+        *,
+        wit: str | None,
+        direction: Direction,
+        recorder: str,
+        unresolved: Sequence[str] = (),
+    ) -> NewEntry:
+        return cls(
+            ect=claims.token,
+            wit=wit,
+            direction=direction,
+            recorder=recorder,
+            jti=claims.jti,
+            wid=claims.wid,
+            iss=claims.iss,
+            iat=claims.iat,
+            par=claims.par,
+            unresolved=tuple(unresolved),
+        )
+
+
+@dataclass(frozen=True)
+class LedgerEntry(NewEntry):
+    """A recorded entry: its place in the chain and its hash."""
+
+    seq: int = 0
+    recorded_us: int = 0  # microseconds since the epoch
+    prev_hash: str = GENESIS_HASH
+    hash: str = ""
+
+
+def entry_hash(entry: NewEntry, *, seq: int, recorded_us: int, prev_hash: str) -> str:
+    """SHA-256 (hex) over the previous hash and every field of the entry, canonically."""
+    canonical = json.dumps(
+        [
+            seq,
+            prev_hash,
+            recorded_us,
+            entry.ect,
+            entry.wit,
+            entry.direction,
+            entry.recorder,
+            entry.jti,
+            entry.wid,
+            entry.iss,
+            entry.iat,
+            list(entry.par),
+            list(entry.unresolved),
+        ],
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def seal(entry: NewEntry, *, seq: int, recorded_us: int, prev_hash: str) -> LedgerEntry:
+    """The recorded form of ``entry`` as the successor of ``prev_hash`` at position ``seq``."""
+    return LedgerEntry(
+        **{f: getattr(entry, f) for f in NewEntry.__dataclass_fields__},
+        seq=seq,
+        recorded_us=recorded_us,
+        prev_hash=prev_hash,
+        hash=entry_hash(entry, seq=seq, recorded_us=recorded_us, prev_hash=prev_hash),
+    )
+
+
+class Ledger(Protocol):
+    """Append-only, tamper-evident storage of ECTs. Implementations must be thread-safe."""
+
+    def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
+        """Record ``entries`` in order, atomically and durably, extending the chain."""
+
+    def find(self, jti: str) -> list[LedgerEntry]:
+        """Every entry recording the ECT ``jti`` (usually zero, one or two)."""
+
+    def entries(self, *, wid: str | None = None) -> Iterator[LedgerEntry]:
+        """All entries in chain order, optionally only those of workflow ``wid``."""
+
+    def head(self) -> tuple[int, str]:
+        """The recorded chain head (last seq, its hash), kept apart from the entries and
+        updated in the same transaction, so that deleting the newest entries is detected."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    entries: int
+    broken_seq: int | None = None
+    reason: str | None = None
+
+
+def verify_chain(entries: Iterable[LedgerEntry], head: tuple[int, str]) -> ChainReport:
+    """Walk the chain from genesis; name the first entry that breaks it.
+
+    Checks, per entry: consecutive sequence numbers from 1, the link to the previous hash,
+    its own hash over its content, and that every parent not marked unresolved was
+    recorded before it; at the end, that the walk stops exactly at the recorded ``head``.
+    """
+    prev_hash, expected_seq, count = GENESIS_HASH, 1, 0
+    seen: set[str] = set()
+    for entry in entries:
+        count += 1
+        if entry.seq != expected_seq:
+            reason = "missing entry before it" if entry.seq > expected_seq else "out of order"
+            return ChainReport(False, count, entry.seq, reason)
+        if entry.prev_hash != prev_hash:
+            return ChainReport(False, count, entry.seq, "does not link to the previous entry")
+        recomputed = entry_hash(
+            entry, seq=entry.seq, recorded_us=entry.recorded_us, prev_hash=entry.prev_hash
+        )
+        if recomputed != entry.hash:
+            return ChainReport(False, count, entry.seq, "content does not match its hash")
+        missing = [p for p in entry.par if p not in seen and p not in entry.unresolved]
+        if missing:
+            return ChainReport(False, count, entry.seq, "a resolved parent is not recorded before it")
+        seen.add(entry.jti)
+        prev_hash, expected_seq = entry.hash, expected_seq + 1
+    if (expected_seq - 1, prev_hash) != tuple(head):
+        return ChainReport(False, count, expected_seq, "entries after this point were removed")
+    return ChainReport(True, count)

@@ -1,0 +1,191 @@
+"""Execution Context Tokens (PROFILE §5): a signed record of one task and its parents."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ECTError
+from ..limits import Clock, Limits
+from . import claims as c
+from . import jws
+from .identifiers import is_workload_id
+from .jws import ECT
+from .keys import SigningKey
+from .wit import VerifiedWIT
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A policy checkpoint as carried in an ECT (``pol``, ``pol_decision``, ``pol_enforcer``)."""
+
+    policy: str
+    decision: str
+    enforcer: str | None = None
+
+
+@dataclass(frozen=True)
+class ECTClaims:
+    """The validated claims of an ECT (and its compact form, never logged)."""
+
+    token: str = field(repr=False)
+    iss: str
+    aud: tuple[str, ...]
+    iat: float
+    exp: float
+    jti: str
+    exec_act: str
+    par: tuple[str, ...]
+    wid: str | None = None
+    inp_hash: str | None = None
+    out_hash: str | None = None
+    ext: Mapping[str, Any] | None = None
+    policy: Policy | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+def mint_ect(
+    key: SigningKey,
+    *,
+    iss: str,
+    aud: str | Collection[str],
+    par: Collection[str],
+    exec_act: str,
+    wid: str | None,
+    limits: Limits,
+    clock: Clock,
+    jti: str | None = None,
+    inp_hash: str | None = None,
+    out_hash: str | None = None,
+    ext: Mapping[str, Any] | None = None,
+    policy: Policy | None = None,
+) -> ECTClaims:
+    now = int(clock())
+    body: dict[str, Any] = {
+        "iss": iss,
+        "aud": aud if isinstance(aud, str) else list(aud),
+        "iat": now,
+        "exp": now + limits.ect_lifetime,
+        "jti": jti or str(uuid.uuid4()),
+        "exec_act": exec_act,
+        "par": list(par),
+    }
+    optional = {"wid": wid, "inp_hash": inp_hash, "out_hash": out_hash, "ext": ext}
+    body.update({k: v for k, v in optional.items() if v is not None})
+    if policy is not None:
+        body["pol"] = policy.policy
+        body["pol_decision"] = policy.decision
+        if policy.enforcer is not None:
+            body["pol_enforcer"] = policy.enforcer
+    token = jws.sign(body, key, ECT, with_kid=True)
+    return read_claims(token, body, limits)
+
+
+def verify_ect(
+    token: str,
+    issuer: VerifiedWIT,
+    audiences: Collection[str],
+    limits: Limits,
+    clock: Clock,
+) -> ECTClaims:
+    """Verify an ECT issued by the holder of ``issuer``'s key, for one of ``audiences``."""
+    unverified = jws.parse(token, ECT, limits.max_token_bytes)
+    if unverified.alg != issuer.cnf.alg:
+        raise ECT.error("alg_mismatch", "alg must equal the issuer's cnf.jwk alg")
+    body = jws.verify(unverified, issuer.cnf)
+    if c.string(body, "iss", ECT) != issuer.sub:
+        raise ECT.error("issuer_mismatch", "iss is not the authenticated caller")
+    claims = read_claims(token, body, limits)
+    if not audiences or not any(a in audiences for a in claims.aud):
+        raise ECT.error("audience_mismatch", "aud does not include this service")
+    now = clock()
+    if now >= claims.exp + limits.leeway:
+        raise ECT.error("expired", "ECT has expired")
+    if claims.iat > now + limits.leeway:
+        raise ECT.error("issued_in_future", "iat is in the future")
+    return claims
+
+
+def read_claims(token: str, body: Mapping[str, Any], limits: Limits) -> ECTClaims:
+    """Check that every claim is present and well-typed; no signature or time checks."""
+    iss = c.string(body, "iss", ECT)
+    if not is_workload_id(iss):
+        raise ECT.error("claims_invalid", "iss must be a workload identifier")
+    aud_claim = body.get("aud")
+    aud = (aud_claim,) if isinstance(aud_claim, str) else aud_claim
+    if not isinstance(aud, (list, tuple)) or not aud or not all(isinstance(a, str) for a in aud):
+        raise ECT.error("claims_invalid", "aud must be a string or an array of strings")
+    iat = c.numeric_date(body, "iat", ECT)
+    exp = c.numeric_date(body, "exp", ECT)
+    jti = c.string(body, "jti", ECT)
+    exec_act = c.string(body, "exec_act", ECT, max_len=1024)
+    par = body.get("par")
+    if not isinstance(par, list):
+        raise ECT.error("claims_invalid", "par must be an array")
+    if len(par) > limits.max_parents:
+        raise ECTError("dag.too_many_parents", f"par has more than {limits.max_parents} entries")
+    wid = c.optional_string(body, "wid", ECT)
+    if not c.is_uuid(jti) or (wid is not None and not c.is_uuid(wid)):
+        raise ECT.error("invalid_id", "jti and wid must be UUIDs")
+    if not all(c.is_uuid(p) for p in par):
+        raise ECT.error("invalid_id", "par entries must be UUIDs")
+    if len(set(par)) != len(par) or jti in par:
+        raise ECT.error("claims_invalid", "par entries must be distinct and not the task itself")
+    hashes = {}
+    for name in ("inp_hash", "out_hash"):
+        hashes[name] = c.optional_string(body, name, ECT)
+        if hashes[name] is not None and not c.is_hash(hashes[name]):
+            raise ECT.error("claims_invalid", f"{name} must be a base64url SHA-256 digest")
+    ext = body.get("ext")
+    if ext is not None:
+        _check_ext(ext, limits)
+    return ECTClaims(
+        token=token,
+        iss=iss,
+        aud=tuple(aud),
+        iat=iat,
+        exp=exp,
+        jti=jti,
+        exec_act=exec_act,
+        par=tuple(par),
+        wid=wid,
+        inp_hash=hashes["inp_hash"],
+        out_hash=hashes["out_hash"],
+        ext=ext,
+        policy=_read_policy(body),
+        claims=body,
+    )
+
+
+def _read_policy(body: Mapping[str, Any]) -> Policy | None:
+    if "pol" not in body and "pol_decision" not in body:
+        if "pol_enforcer" in body:
+            raise ECT.error("claims_invalid", "pol_enforcer without pol")
+        return None
+    pol = c.string(body, "pol", ECT)
+    decision = c.string(body, "pol_decision", ECT, max_len=64)
+    enforcer = c.optional_string(body, "pol_enforcer", ECT)
+    if enforcer is not None and not is_workload_id(enforcer):
+        raise ECT.error("claims_invalid", "pol_enforcer must be a workload identifier")
+    return Policy(pol, decision, enforcer)
+
+
+def _check_ext(ext: object, limits: Limits) -> None:
+    if not isinstance(ext, dict):
+        raise ECT.error("claims_invalid", "ext must be an object")
+    size = len(json.dumps(ext, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    if size > limits.ext_max_bytes:
+        raise ECT.error("ext_too_large", f"ext is larger than {limits.ext_max_bytes} bytes")
+    if _depth(ext) > limits.ext_max_depth:
+        raise ECT.error("ext_too_deep", f"ext is nested deeper than {limits.ext_max_depth}")
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0

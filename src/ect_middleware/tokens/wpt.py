@@ -1,0 +1,123 @@
+"""Workload Proof Tokens (PROFILE §4): proof of the WIT's key, bound to one request."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..limits import Clock, Limits
+from . import claims as c
+from . import jws
+from .encoding import sha256_b64url
+from .jws import WPT
+from .keys import SigningKey
+from .wit import VerifiedWIT
+
+#: ``oth`` members this project understands: the Execution-Context header (PROFILE §4.6).
+EXECUTION_CONTEXT = "execution-context"
+
+
+@dataclass(frozen=True)
+class Bindings:
+    """The other tokens on a request that its WPT must be bound to."""
+
+    bearer: str | None = None  # Authorization: Bearer <value> -> ath
+    txn_token: str | None = None  # Txn-Token -> tth
+    execution_context: str | None = None  # Execution-Context as received -> oth
+
+    @staticmethod
+    def bearer_from(authorization: str | None) -> str | None:
+        if authorization is None:
+            return None
+        scheme, _, value = authorization.strip().partition(" ")
+        return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+@dataclass(frozen=True)
+class VerifiedWPT:
+    jti: str
+    exp: float
+    claims: Mapping[str, Any] = field(repr=False)
+
+
+def mint_wpt(
+    key: SigningKey,
+    wit: str,
+    aud: str,
+    bindings: Bindings,
+    *,
+    lifetime: int,
+    clock: Clock,
+) -> str:
+    now = int(clock())
+    body: dict[str, Any] = {
+        "aud": aud,
+        "exp": now + lifetime,
+        "iat": now,
+        "jti": secrets.token_urlsafe(16),
+        "wth": sha256_b64url(wit),
+    }
+    if bindings.bearer is not None:
+        body["ath"] = sha256_b64url(bindings.bearer)
+    if bindings.txn_token is not None:
+        body["tth"] = sha256_b64url(bindings.txn_token.strip())
+    if bindings.execution_context is not None:
+        body["oth"] = {EXECUTION_CONTEXT: sha256_b64url(bindings.execution_context.strip())}
+    return jws.sign(body, key, WPT, with_kid=False)
+
+
+def verify_wpt(
+    token: str,
+    wit: VerifiedWIT,
+    audiences: Collection[str],
+    bindings: Bindings,
+    limits: Limits,
+    clock: Clock,
+) -> VerifiedWPT:
+    """Verify ``token`` as proof for ``wit`` on a request to one of ``audiences`` (full URIs)."""
+    unverified = jws.parse(token, WPT, limits.max_token_bytes)
+    if unverified.alg != wit.cnf.alg:
+        raise WPT.error("alg_mismatch", "alg must equal the WIT's cnf.jwk alg")
+    body = jws.verify(unverified, wit.cnf)
+    now = clock()
+    if c.string(body, "aud", WPT) not in audiences:
+        raise WPT.error("audience_mismatch", "aud is not this service's URI for the request")
+    exp = c.numeric_date(body, "exp", WPT)
+    if now >= exp + limits.leeway:
+        raise WPT.error("expired", "WPT has expired")
+    if exp > now + limits.wpt_max_lifetime + limits.leeway:
+        raise WPT.error("lifetime_exceeded", "exp is too far in the future")
+    jti = c.string(body, "jti", WPT, max_len=256)
+    if c.string(body, "wth", WPT) != wit.wth:
+        raise WPT.error("wth_mismatch", "wth does not match the WIT")
+    _check_binding(body, "ath", bindings.bearer, "ath_mismatch", "Authorization bearer token")
+    _check_binding(body, "tth", bindings.txn_token, "tth_mismatch", "Txn-Token")
+    _check_other_bindings(body.get("oth"), bindings.execution_context, "oth" in body)
+    return VerifiedWPT(jti, exp, body)
+
+
+def _check_binding(
+    body: Mapping[str, Any], claim: str, value: str | None, reason: str, what: str
+) -> None:
+    if value is None and claim not in body:
+        return
+    if value is None or body.get(claim) != sha256_b64url(value.strip()):
+        raise WPT.error(reason, f"{claim} does not match the {what}")
+
+
+def _check_other_bindings(oth: object, execution_context: str | None, present: bool) -> None:
+    if not present:
+        if execution_context is not None:
+            raise WPT.error("oth_mismatch", "Execution-Context is present but not bound in oth")
+        return
+    if not isinstance(oth, dict):
+        raise WPT.error("claims_invalid", "oth must be an object")
+    unknown = set(oth) - {EXECUTION_CONTEXT}
+    if unknown:
+        raise WPT.error("oth_unknown", "oth binds a header this service does not understand")
+    if EXECUTION_CONTEXT in oth or execution_context is not None:
+        expected = None if execution_context is None else sha256_b64url(execution_context.strip())
+        if oth.get(EXECUTION_CONTEXT) != expected:
+            raise WPT.error("oth_mismatch", "oth does not match the Execution-Context header")

@@ -1,3 +1,28 @@
-"""ect-middleware: Execution Context Tokens for Python agent services."""
+"""ect-middleware: Execution Context Tokens for Python agent services.
+
+app.add_middleware(ECTMiddleware)                 # Starlette / FastAPI
+app.wsgi_app = ECTWSGIMiddleware(app.wsgi_app)    # Flask / any WSGI app
+"""
+
+from .config import Settings
+from .context import RequestContext, bind_context, checkpoint, current_context
+from .errors import ConfigurationError, ECTError
+from .middleware import ECTMiddleware, ECTWSGIMiddleware, instrument_app
+from .propagation import instrument, uninstrument
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "ConfigurationError",
+    "ECTError",
+    "ECTMiddleware",
+    "ECTWSGIMiddleware",
+    "RequestContext",
+    "Settings",
+    "bind_context",
+    "checkpoint",
+    "current_context",
+    "instrument",
+    "instrument_app",
+    "uninstrument",
+]

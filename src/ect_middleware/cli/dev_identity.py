@@ -10,20 +10,36 @@ from ..tokens.algorithms import ALLOWED
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("dev-identity", help="create development identities in a folder")
-    p.add_argument("workloads", nargs="+", metavar="WORKLOAD_ID",
-                   help="workload identifiers, e.g. spiffe://org-a.example/agent/a")
-    p.add_argument("--out", default=".ect/identities", help="folder to write (default: %(default)s)")
+    p.add_argument(
+        "workloads",
+        nargs="+",
+        metavar="WORKLOAD_ID",
+        help="workload identifiers, e.g. spiffe://org-a.example/agent/a",
+    )
+    p.add_argument(
+        "--out", default=".ect/identities", help="folder to write (default: %(default)s)"
+    )
     p.add_argument("--alg", default="ES256", choices=sorted(ALLOWED), help="key algorithm")
-    p.add_argument("--domain-alg", action="append", default=[], metavar="DOMAIN=ALG",
-                   help="algorithm for one trust domain, e.g. spiffe://org-b.example=EdDSA")
+    p.add_argument(
+        "--domain-alg",
+        action="append",
+        default=[],
+        metavar="DOMAIN=ALG",
+        help="algorithm for one trust domain, e.g. spiffe://org-b.example=EdDSA",
+    )
     p.add_argument("--wit-lifetime", type=int, default=DEFAULT_WIT_LIFETIME, metavar="SECONDS")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     per_domain = dict(item.split("=", 1) for item in args.domain_alg)
-    made = create_dev_identities(args.out, args.workloads, algorithms=per_domain,
-                                 default_alg=args.alg, wit_lifetime=args.wit_lifetime)
+    made = create_dev_identities(
+        args.out,
+        args.workloads,
+        algorithms=per_domain,
+        default_alg=args.alg,
+        wit_lifetime=args.wit_lifetime,
+    )
     print(f"trust bundle: {made.trust_bundle}")
     for wl in made.workloads.values():
         print(f"{wl.workload_id}\n  key: {wl.key_file}\n  wit: {wl.wit_file}\n  env: {wl.env_file}")

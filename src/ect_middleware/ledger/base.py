@@ -153,7 +153,9 @@ def verify_chain(entries: Iterable[LedgerEntry], head: tuple[int, str]) -> Chain
             return ChainReport(False, count, entry.seq, "content does not match its hash")
         missing = [p for p in entry.par if p not in seen and p not in entry.unresolved]
         if missing:
-            return ChainReport(False, count, entry.seq, "a resolved parent is not recorded before it")
+            return ChainReport(
+                False, count, entry.seq, "a resolved parent is not recorded before it"
+            )
         seen.add(entry.jti)
         prev_hash, expected_seq = entry.hash, expected_seq + 1
     if (expected_seq - 1, prev_hash) != tuple(head):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..limits import Clock, system_clock
 from .base import Ledger
 
 
-def open_ledger(url: str) -> Ledger:
+def open_ledger(url: str, *, clock: Clock = system_clock) -> Ledger:
     raise NotImplementedError(url)

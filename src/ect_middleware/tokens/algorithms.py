@@ -79,7 +79,9 @@ class Ed25519Key(Key):  # type: ignore[misc]  # python-jose ships no type inform
         )
 
     def to_dict(self) -> dict[str, str]:
-        raw = self._public().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        raw = self._public().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
         data = {"kty": "OKP", "crv": "Ed25519", "alg": self._algorithm, "x": b64url_encode(raw)}
         if isinstance(self.prepared_key, Ed25519PrivateKey):
             data["d"] = b64url_encode(

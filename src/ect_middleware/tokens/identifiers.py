@@ -7,7 +7,9 @@ import re
 MAX_ID_BYTES = 2048
 
 # scheme "://" host [path]; no userinfo, port, query or fragment; printable ASCII only.
-_WORKLOAD_ID = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([A-Za-z0-9._-]+)(/[!$&'()*+,;=:@%/A-Za-z0-9._~-]*)?")
+_WORKLOAD_ID = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.-]*)://([A-Za-z0-9._-]+)(/[!$&'()*+,;=:@%/A-Za-z0-9._~-]*)?"
+)
 
 
 def is_workload_id(value: object) -> bool:

@@ -73,7 +73,11 @@ class SigningKey:
 
 def jwk_thumbprint(key: Mapping[str, Any]) -> str:
     """RFC 7638 SHA-256 thumbprint of a public JWK."""
-    required = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n")}
+    required = {
+        "EC": ("crv", "kty", "x", "y"),
+        "OKP": ("crv", "kty", "x"),
+        "RSA": ("e", "kty", "n"),
+    }
     members = required.get(str(key.get("kty")))
     if members is None:
         raise InvalidKey("unsupported key type")
@@ -133,9 +137,13 @@ def load_signing_key(path: str | Path) -> SigningKey:
             return _signing_key_from_jwk(json.loads(raw))
         private = serialization.load_pem_private_key(raw, password=None)
     except (ValueError, TypeError, InvalidKey) as exc:
-        reason = str(exc) if isinstance(exc, InvalidKey) else "not a PEM (PKCS#8) or JWK private key"
+        reason = (
+            str(exc) if isinstance(exc, InvalidKey) else "not a PEM (PKCS#8) or JWK private key"
+        )
         raise ConfigurationError(f"key file {path}: {reason}") from None
-    if not isinstance(private, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey)):
+    if not isinstance(
+        private, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey)
+    ):
         raise ConfigurationError(f"key file {path}: unsupported key type")
     try:
         return signing_key_from_private(private)

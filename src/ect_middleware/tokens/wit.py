@@ -43,8 +43,15 @@ def mint_wit(
     if not is_workload_id(sub):
         raise ValueError("sub must be a workload identifier")
     now = int(clock())
-    body: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + lifetime, "cnf": {"jwk": dict(cnf.jwk)}}
-    body["jti"] = b64url_encode(hashlib.sha256(f"{sub}{now}{cnf.thumbprint}".encode()).digest()[:16])
+    body: dict[str, Any] = {
+        "sub": sub,
+        "iat": now,
+        "exp": now + lifetime,
+        "cnf": {"jwk": dict(cnf.jwk)},
+    }
+    body["jti"] = b64url_encode(
+        hashlib.sha256(f"{sub}{now}{cnf.thumbprint}".encode()).digest()[:16]
+    )
     if iss is not None:
         body["iss"] = iss
     return jws.sign(body, issuer, WIT, with_kid=True)
@@ -91,7 +98,9 @@ class WITVerifier:
                 self._cache.popitem(last=False)
         return verified
 
-    def _verify_uncached(self, token: str, wth: str, bundle: TrustBundle, now: float) -> VerifiedWIT:
+    def _verify_uncached(
+        self, token: str, wth: str, bundle: TrustBundle, now: float
+    ) -> VerifiedWIT:
         unverified = jws.parse(token, WIT, self._limits.max_token_bytes)
         peek = jws.read_payload(token)
         sub = peek.get("sub") if peek is not None else None

@@ -1,0 +1,19 @@
+"""Verification: what an inbound request carries, checked in the order PROFILE.md fixes."""
+
+from .dag import DagMode, TaskRef, TaskStore, check_dag
+from .pipeline import RequestVerifier, VerifiedRequest
+from .replay import MemoryReplayCache, ReplayCache
+from .request import InboundRequest, RequestTokens
+
+__all__ = [
+    "DagMode",
+    "InboundRequest",
+    "MemoryReplayCache",
+    "ReplayCache",
+    "RequestTokens",
+    "RequestVerifier",
+    "TaskRef",
+    "TaskStore",
+    "VerifiedRequest",
+    "check_dag",
+]

@@ -1,0 +1,100 @@
+"""Configuration from the environment (CONTRACT §3), overridable by keyword arguments."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import ConfigurationError
+from .limits import Clock, Limits, system_clock
+from .tokens.identifiers import is_workload_id
+from .verification.dag import DagMode
+
+Mode = Literal["enforce", "observe", "off"]
+DEFAULT_LEDGER = "sqlite:///ect-ledger.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    workload_id: str | None = None
+    key_file: str | None = None
+    wit_file: str | None = None
+    trust_bundle: str | None = None
+    audience: tuple[str, ...] = ()
+    peers: Mapping[str, str] = field(default_factory=dict)
+    ledger: str = DEFAULT_LEDGER
+    mode: Mode = "enforce"
+    dag_mode: DagMode = "partial"
+    entry_paths: tuple[str, ...] = ()
+    exclude_paths: tuple[str, ...] = ()
+    replay: str = "memory://"
+    limits: Limits = field(default_factory=Limits)
+    clock: Clock = field(default=system_clock, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        values: dict[str, Any] = {
+            "workload_id": get("ECT_WORKLOAD_ID"),
+            "key_file": get("ECT_KEY_FILE"),
+            "wit_file": get("ECT_WIT_FILE"),
+            "trust_bundle": get("ECT_TRUST_BUNDLE"),
+            "audience": _csv(get("ECT_AUDIENCE")),
+            "peers": _peers(get("ECT_PEERS")),
+            "ledger": get("ECT_LEDGER") or DEFAULT_LEDGER,
+            "mode": get("ECT_MODE") or "enforce",
+            "dag_mode": get("ECT_DAG_MODE") or "partial",
+            "entry_paths": _csv(get("ECT_ENTRY_PATHS")),
+            "exclude_paths": _csv(get("ECT_EXCLUDE_PATHS")),
+            "replay": get("ECT_REPLAY") or "memory://",
+        }
+        values.update(overrides)
+        return cls(**values).validated()
+
+    def replace(self, **overrides: Any) -> Settings:
+        return dataclasses.replace(self, **overrides).validated() if overrides else self
+
+    def validated(self) -> Settings:
+        if self.mode not in ("enforce", "observe", "off"):
+            raise ConfigurationError("ECT_MODE must be enforce, observe or off")
+        if self.dag_mode not in ("partial", "strict"):
+            raise ConfigurationError("ECT_DAG_MODE must be partial or strict")
+        if self.mode == "off":
+            return self
+        required = ("workload_id", "key_file", "wit_file", "trust_bundle", "audience")
+        missing = [f"ECT_{name.upper()}" for name in required if not getattr(self, name)]
+        if missing:
+            raise ConfigurationError(f"missing configuration: {', '.join(missing)}")
+        if not is_workload_id(self.workload_id):
+            raise ConfigurationError("ECT_WORKLOAD_ID is not a workload identifier")
+        bad_peers = [w for w in self.peers.values() if not is_workload_id(w)]
+        if bad_peers:
+            raise ConfigurationError(f"ECT_PEERS: {bad_peers[0]!r} is not a workload identifier")
+        return self
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+
+
+def _peers(value: str | None) -> dict[str, str]:
+    if not value:
+        return {}
+    try:
+        peers = json.loads(value)
+    except ValueError:
+        raise ConfigurationError("ECT_PEERS must be a JSON object") from None
+    if not isinstance(peers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in peers.items()
+    ):
+        raise ConfigurationError("ECT_PEERS must map URL prefixes to workload identifiers")
+    return peers

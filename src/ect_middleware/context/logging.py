@@ -1,0 +1,43 @@
+"""structlog integration: request fields bound through contextvars, configured only when
+the application has not configured structlog itself."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import structlog
+
+from .request_context import RequestContext, use_context
+
+
+def configure_if_unconfigured() -> None:
+    """JSON lines on stderr with the request fields merged in, unless the app configured
+    structlog (then its pipeline is used; it should include ``merge_contextvars``)."""
+    if structlog.is_configured():
+        return
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+@contextmanager
+def request_scope(ctx: RequestContext) -> Iterator[None]:
+    """Make ``ctx`` current and bind its ids to every log line, for the block only."""
+    tokens = structlog.contextvars.bind_contextvars(
+        workflow_id=ctx.workflow_id, task_id=ctx.task_id, caller=ctx.caller
+    )
+    try:
+        with use_context(ctx):
+            yield
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)

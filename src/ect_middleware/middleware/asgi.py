@@ -1,0 +1,99 @@
+"""``ECTMiddleware``: pure ASGI (never BaseHTTPMiddleware), so streaming, background tasks
+and ContextVars behave. Lifespan and websocket scopes pass through untouched."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..config import Settings
+from ..context.logging import request_scope
+from ..runtime import Runtime
+from ..verification import InboundRequest
+from .lifecycle import (
+    Problem,
+    build_runtime,
+    completion_headers,
+    finish,
+    open_request,
+    record_failure,
+)
+
+
+class ECTMiddleware:
+    """Verify WIMSE/ECT headers on every HTTP request; mint and record this hop's ECTs.
+
+    ``app.add_middleware(ECTMiddleware)`` reads its configuration from the environment;
+    keyword arguments (``Settings`` field names) or ``settings=`` override it.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings | None = None,
+        *,
+        runtime: Runtime | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.app = app
+        self.runtime = build_runtime(settings, runtime, overrides)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        runtime = self.runtime
+        if scope["type"] != "http" or runtime is None or runtime.is_excluded(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        request = InboundRequest(
+            scope["method"],
+            _request_path(scope),
+            tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]),
+        )
+        opened = open_request(runtime, request, lambda: _exec_act(scope))
+        if isinstance(opened, Problem):
+            await _send_problem(send, opened)
+            return
+        ctx = opened
+        status = 500
+
+        async def send_with_context(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                extra = [
+                    (k.lower().encode("latin-1"), v.encode("latin-1"))
+                    for k, v in completion_headers(ctx, status)
+                ]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                finish(ctx, status)
+            await send(message)
+
+        with request_scope(ctx):
+            try:
+                await self.app(scope, receive, send_with_context)
+            finally:
+                if ctx.completion is None:
+                    record_failure(ctx)
+
+
+def _request_path(scope: Scope) -> str:
+    """The path as the client sent it (percent-encoded, no query): what a WPT's aud names."""
+    raw = scope.get("raw_path")
+    if raw:
+        return bytes(raw).decode("latin-1").split("?", 1)[0]
+    return quote(scope.get("root_path", "") + scope["path"], safe="/:@!$&'()*+,;=-._~")
+
+
+def _exec_act(scope: Scope) -> str:
+    """``METHOD /route/{template}`` when the router has matched one, else the path."""
+    route = scope.get("route")
+    path = getattr(route, "path", None) or scope.get("root_path", "") + scope["path"]
+    return f"{scope['method']} {path}"
+
+
+async def _send_problem(send: Send, problem: Problem) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in problem.headers]
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers})
+    await send({"type": "http.response.body", "body": problem.body})

@@ -1,0 +1,98 @@
+"""The steps both middlewares take on a request, free of ASGI and WSGI details."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from ..config import Settings
+from ..context.logging import configure_if_unconfigured
+from ..context.request_context import RequestContext
+from ..errors import ECTError, LedgerError
+from ..runtime import INBOUND_POLICY, Runtime
+from ..verification import InboundRequest
+
+log = structlog.get_logger("ect_middleware")
+
+
+def build_runtime(
+    settings: Settings | None, runtime: Runtime | None, overrides: Mapping[str, Any]
+) -> Runtime | None:
+    """The runtime a middleware uses: given, or built from settings / the environment.
+    None when ``ECT_MODE=off``."""
+    configure_if_unconfigured()
+    if runtime is not None:
+        return runtime
+    resolved = settings.replace(**overrides) if settings else Settings.from_env(**overrides)
+    return None if resolved.mode == "off" else Runtime(resolved)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An RFC 9457 response the middleware sends instead of calling the application."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = (("content-type", "application/problem+json"),)
+
+    @classmethod
+    def of(cls, error: ECTError) -> Problem:
+        body = json.dumps(error.problem(), separators=(",", ":")).encode()
+        return cls(error.status, body, (*cls.headers, ("content-length", str(len(body)))))
+
+
+def open_request(
+    runtime: Runtime, request: InboundRequest, exec_act: Callable[[], str]
+) -> RequestContext | Problem:
+    """Verify ``request``: its context, or in enforce mode the problem to answer with.
+
+    Every decision is a checkpoint: an accepted request is logged here and carried in its
+    completion ECT; a rejected one leaves a signed rejection ECT in the ledger.
+    """
+    enforce = runtime.settings.mode == "enforce"
+    try:
+        ctx = runtime.begin(request, exec_act)
+    except ECTError as error:
+        log.warning(
+            "ect.request_rejected",
+            code=error.code,
+            status=error.status,
+            method=request.method,
+            path=request.path,
+            enforced=enforce,
+        )
+        ctx = runtime.begin_unverified(error, exec_act)
+        if not enforce:
+            return ctx
+        try:
+            runtime.record_rejection(ctx, error)
+        except LedgerError as exc:
+            log.error("ect.ledger_failed", reason=str(exc))
+        return Problem.of(error)
+    except LedgerError as exc:
+        log.error("ect.ledger_failed", reason=str(exc))
+        return Problem.of(ECTError("ledger.unavailable", "the audit ledger is unavailable"))
+    runtime.checkpoint_logged(INBOUND_POLICY, "approved", parents=len(ctx.parents))
+    return ctx
+
+
+def completion_headers(ctx: RequestContext, status: int) -> list[tuple[str, str]]:
+    """Headers returning the completion ECT; recorded before the response is sent."""
+    return ctx.runtime.complete(ctx, status)
+
+
+def finish(ctx: RequestContext, status: int) -> None:
+    """The request's last body message went out."""
+    log.info("ect.request_completed", status=status, minted=len(ctx.minted))
+
+
+def record_failure(ctx: RequestContext) -> None:
+    """The application raised before responding: its completion still goes in the ledger."""
+    try:
+        ctx.runtime.complete(ctx, 500)
+    except (LedgerError, ECTError) as exc:
+        log.error("ect.completion_failed", reason=str(exc))

@@ -1,0 +1,137 @@
+"""``ECTWSGIMiddleware`` (PEP 3333): the same behaviour for Flask and any WSGI app.
+
+The request context stays current while the server consumes the body iterable, and the
+iterable's ``close()`` is always called.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from ..config import Settings
+from ..context.logging import request_scope
+from ..context.request_context import RequestContext
+from ..runtime import Runtime
+from ..verification import InboundRequest
+from .lifecycle import (
+    Problem,
+    build_runtime,
+    completion_headers,
+    finish,
+    open_request,
+    record_failure,
+)
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+
+
+class ECTWSGIMiddleware:
+    """``app.wsgi_app = ECTWSGIMiddleware(app.wsgi_app)``; configured like ECTMiddleware."""
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        settings: Settings | None = None,
+        *,
+        runtime: Runtime | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.app = app
+        self.runtime = build_runtime(settings, runtime, overrides)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        runtime = self.runtime
+        if runtime is None or runtime.is_excluded(_script_path(environ)):
+            return self.app(environ, start_response)
+        headers = tuple(
+            (key[5:].replace("_", "-").lower(), value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_") and isinstance(value, str)
+        )
+        method = environ.get("REQUEST_METHOD", "GET")
+        request = InboundRequest(method, _request_path(environ), headers)
+        opened = open_request(runtime, request, lambda: _exec_act(environ))
+        if isinstance(opened, Problem):
+            status_line = f"{opened.status} {HTTPStatus(opened.status).phrase}"
+            start_response(status_line, list(opened.headers))
+            return [opened.body]
+        ctx = opened
+        status = [500]
+
+        def start_with_context(
+            status_line: str,
+            response_headers: list[tuple[str, str]],
+            exc_info: ExcInfo | None = None,
+        ) -> Callable[[bytes], object]:
+            status[0] = int(status_line.split(" ", 1)[0])
+            response_headers = [*response_headers, *completion_headers(ctx, status[0])]
+            return start_response(status_line, response_headers, exc_info)
+
+        with request_scope(ctx):
+            try:
+                body = self.app(environ, start_with_context)
+            except BaseException:
+                record_failure(ctx)
+                raise
+        return _BodyInContext(body, ctx, status)
+
+
+class _BodyInContext:
+    """Iterates the application's body with the request context current; closes it."""
+
+    def __init__(self, body: Iterable[bytes], ctx: RequestContext, status: list[int]) -> None:
+        self._body = body
+        self._iter: Iterator[bytes] | None = None
+        self._ctx = ctx
+        self._status = status
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        with request_scope(self._ctx):
+            if self._iter is None:
+                self._iter = iter(self._body)
+            return next(self._iter)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                with request_scope(self._ctx):
+                    close()
+        finally:
+            if self._ctx.completion is None:
+                record_failure(self._ctx)
+            finish(self._ctx, self._status[0])
+
+
+def _script_path(environ: WSGIEnvironment) -> str:
+    return str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
+
+
+def _request_path(environ: WSGIEnvironment) -> str:
+    """The path as the client sent it (percent-encoded, no query)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if isinstance(raw, str) and raw.startswith("/"):
+        return raw.split("?", 1)[0]
+    return quote(_script_path(environ).encode("latin-1"), safe="/:@!$&'()*+,;=-._~")
+
+
+def _exec_act(environ: WSGIEnvironment) -> str:
+    """``METHOD /rule/<template>`` inside a Flask view, else the path."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    flask = sys.modules.get("flask")
+    if flask is not None and flask.has_request_context():
+        rule = flask.request.url_rule
+        if rule is not None:
+            return f"{method} {rule.rule}"
+    return f"{method} {_script_path(environ)}"

@@ -1,0 +1,71 @@
+"""What every outbound hook does, whatever the client library.
+
+Before the request: if a request is being handled and the URL belongs to a configured peer
+(ECT_PEERS), mint and record a fresh ECT and WPT and attach them with this service's WIT.
+Calls outside a request and calls to other hosts are left untouched. After the response:
+verify and record the peer's completion ECT (fan-in).
+
+Redirects and retries: each redirect hop reaches the hooks as a new request, so it gets
+fresh tokens bound to its own URL, or none (and ours are stripped) when it leaves the
+peers. Connection-level retries inside a transport resend the same bytes; since a WPT and
+an ECT may be presented only once, retry at the application level, which mints anew.
+
+Failures here are logged and never break the application's call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from ..context.request_context import RequestContext, current_context
+from ..runtime import OUTBOUND_HEADERS, OutboundCall
+
+log = structlog.get_logger("ect_middleware")
+
+
+@dataclass(frozen=True)
+class Injection:
+    ctx: RequestContext
+    call: OutboundCall
+
+
+def before(
+    request: object, url: str, headers: MutableMapping[str, str], body: bytes | None
+) -> Injection | None:
+    """Attach tokens to ``request`` (whose ``headers`` are mutated) when it is due them."""
+    ctx = current_context()
+    if ctx is None or not ctx.mark_injected(request):
+        return None
+    wpt = headers.get("Workload-Proof-Token")
+    if wpt is not None and not ctx.issued(wpt):
+        return None  # the application manages its own tokens on this request
+    for name in OUTBOUND_HEADERS:  # ours from an earlier hop (a redirect): never reuse
+        headers.pop(name, None)
+    try:
+        call = ctx.runtime.prepare_outbound(
+            ctx,
+            url,
+            body=body,
+            authorization=headers.get("Authorization"),
+            txn_token=headers.get("Txn-Token"),
+        )
+    except Exception as exc:  # instrumentation must never break the call
+        log.error("ect.outbound_failed", reason=type(exc).__name__)
+        return None
+    if call is None:
+        return None
+    headers.update(call.headers)
+    ctx.remember_issued(call.headers["Workload-Proof-Token"])
+    return Injection(ctx, call)
+
+
+def after(injection: Injection | None, response_headers: Sequence[tuple[str, str]]) -> None:
+    if injection is None:
+        return
+    try:
+        injection.ctx.runtime.absorb_response(injection.ctx, injection.call.peer, response_headers)
+    except Exception as exc:
+        log.error("ect.response_failed", reason=type(exc).__name__)

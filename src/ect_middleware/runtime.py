@@ -1,0 +1,365 @@
+"""One service's assembled pipeline, built once from ``Settings`` and shared by the ASGI and
+WSGI middlewares and the outbound hooks.
+
+Per request it: verifies what arrived (or starts a workflow, or records a rejection), mints
+and records every ECT this service issues (outbound calls, checkpoints, the completion), and
+verifies and records the completion ECTs that come back (fan-in).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import structlog
+
+from .config import Settings
+from .context.request_context import RequestContext
+from .errors import ConfigurationError, ECTError
+from .ledger import Ledger, NewEntry, open_ledger
+from .limits import Limits
+from .tokens import jws
+from .tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
+from .tokens.encoding import sha256_b64url
+from .tokens.keys import InvalidKey, SigningKey, jwk_thumbprint, load_signing_key
+from .tokens.trust import TrustBundle
+from .tokens.wit import WITVerifier
+from .tokens.wpt import Bindings, mint_wpt
+from .verification import (
+    InboundRequest,
+    MemoryReplayCache,
+    ReplayCache,
+    RequestVerifier,
+    check_dag,
+)
+from .verification.request import ECT_HEADER, WIT_HEADER
+from .verification.store import LedgerTaskStore
+from .watched import WatchedFile
+
+log = structlog.get_logger("ect_middleware")
+
+#: The policy under which the middleware records its own decision on each inbound request.
+INBOUND_POLICY = "ect-middleware/inbound"
+OUTBOUND_HEADERS = ("Workload-Identity-Token", "Workload-Proof-Token", "Execution-Context")
+
+
+@dataclass(frozen=True)
+class OutboundCall:
+    """The tokens attached to one outbound request, and who it goes to."""
+
+    peer: str
+    ect: ECTClaims
+    headers: Mapping[str, str]
+
+
+class Runtime:
+    def __init__(
+        self, settings: Settings, *, ledger: Ledger | None = None, replay: ReplayCache | None = None
+    ) -> None:
+        self.settings = settings
+        self.workload_id: str = str(settings.workload_id)
+        self.limits: Limits = settings.limits
+        self.clock = settings.clock
+        self.key: SigningKey = load_signing_key(str(settings.key_file))
+        self._wit = WatchedFile(str(settings.wit_file), self._read_own_wit, settings.clock)
+        self._trust = WatchedFile(str(settings.trust_bundle), TrustBundle.load, settings.clock)
+        self.wits = WITVerifier(self._trust.get, self.limits, self.clock)
+        self.ledger = ledger or open_ledger(settings.ledger, clock=self.clock)
+        self.replay = replay or MemoryReplayCache(self.clock)
+        self._store = LedgerTaskStore(self.ledger, self.workload_id)
+        self.verifier = RequestVerifier(
+            workload_id=self.workload_id,
+            base_urls=settings.audience,
+            wits=self.wits,
+            replay=self.replay,
+            store=lambda: self._store,
+            limits=self.limits,
+            clock=self.clock,
+            dag_mode=settings.dag_mode,
+        )
+        # Longest prefix first, so a more specific peer entry wins.
+        self._peers = sorted(settings.peers.items(), key=lambda kv: len(kv[0]), reverse=True)
+
+    @property
+    def wit(self) -> str:
+        """This service's current WIT (re-read when its file is replaced)."""
+        return self._wit.get()
+
+    # -- inbound ---------------------------------------------------------------------------
+
+    def is_excluded(self, path: str) -> bool:
+        return _has_prefix(path, self.settings.exclude_paths)
+
+    def begin(self, request: InboundRequest, exec_act: Callable[[], str]) -> RequestContext:
+        """Verify ``request`` and record its ECTs; raise ``ECTError`` to reject it.
+
+        A request on an entry path without WIMSE headers starts a new workflow.
+        """
+        if not request.has_wimse_headers() and _has_prefix(request.path, self.settings.entry_paths):
+            return self._new_context(None, (), None, exec_act)
+        verified = self.verifier.verify(request)
+        self._record_received(verified.parents, verified.caller.token, verified.unresolved)
+        return self._new_context(verified.caller.sub, verified.parents, verified.wid, exec_act)
+
+    def begin_unverified(self, error: ECTError, exec_act: Callable[[], str]) -> RequestContext:
+        """A context for a request that failed verification (observe mode, or to record the
+        rejection): no caller, no parents, a workflow of its own."""
+        return self._new_context(None, (), None, exec_act, rejection=error)
+
+    def record_rejection(self, ctx: RequestContext, error: ECTError) -> None:
+        """Leave an audit trace of a rejected request: our signed decision, not its tokens."""
+        self.checkpoint_logged(INBOUND_POLICY, "rejected", code=error.code)
+        self.complete(ctx, error.status)
+
+    def complete(self, ctx: RequestContext, status: int) -> list[tuple[str, str]]:
+        """Mint and record the request's completion ECT; the headers that return it."""
+        if not ctx.claim_completion():
+            done = ctx.completion
+            return [] if done is None else self._completion_headers(done)
+        ext: dict[str, Any] = {"http_status": status}
+        if ctx.rejection is not None:
+            ext["code"] = ctx.rejection.code
+        decision = "approved" if ctx.rejection is None else "rejected"
+        claims = self.mint(
+            ctx,
+            aud=ctx.caller or self.workload_id,
+            jti=ctx.task_id,
+            policy=Policy(INBOUND_POLICY, decision, self.workload_id),
+            ext=ext,
+        )
+        ctx.set_completion(claims)
+        return self._completion_headers(claims)
+
+    def _completion_headers(self, claims: ECTClaims) -> list[tuple[str, str]]:
+        return [("Execution-Context", claims.token), ("Workload-Identity-Token", self.wit)]
+
+    # -- minting ---------------------------------------------------------------------------
+
+    def mint(
+        self,
+        ctx: RequestContext,
+        *,
+        aud: str,
+        jti: str | None = None,
+        inp_hash: str | None = None,
+        policy: Policy | None = None,
+        ext: Mapping[str, Any] | None = None,
+        exec_act: str | None = None,
+        is_parent_of_later: bool = False,
+    ) -> ECTClaims:
+        """Mint an ECT for work done on ``ctx`` and record it before it is used."""
+        parents = ctx.next_parents()
+        if len(parents) > self.limits.max_parents:
+            log.warning("ect.parents_truncated", kept=self.limits.max_parents, had=len(parents))
+            parents = parents[: self.limits.max_parents]
+        claims = mint_ect(
+            self.key,
+            iss=self.workload_id,
+            aud=aud,
+            par=parents,
+            exec_act=exec_act or ctx.exec_act,
+            wid=ctx.workflow_id,
+            limits=self.limits,
+            clock=self.clock,
+            jti=jti,
+            inp_hash=inp_hash,
+            ext=ext,
+            policy=policy,
+        )
+        unresolved = [p for p in parents if self._store.lookup(p, ctx.workflow_id) is None]
+        self.ledger.append(
+            [
+                NewEntry.from_claims(
+                    claims,
+                    wit=self.wit,
+                    direction="minted",
+                    recorder=self.workload_id,
+                    unresolved=unresolved,
+                )
+            ]
+        )
+        ctx.record_minted(claims, is_parent_of_later=is_parent_of_later)
+        return claims
+
+    def checkpoint(
+        self, ctx: RequestContext, policy: str, decision: str, details: Mapping[str, Any]
+    ) -> ECTClaims:
+        """Record an application policy checkpoint as an ECT of its own, which becomes a
+        parent of everything this request does afterwards."""
+        claims = self.mint(
+            ctx,
+            aud=self.workload_id,
+            policy=Policy(policy, decision, self.workload_id),
+            ext=dict(details) or None,
+            is_parent_of_later=True,
+        )
+        self.checkpoint_logged(policy, decision, checkpoint=claims.jti, **details)
+        return claims
+
+    def checkpoint_logged(self, policy: str, decision: str, **details: Any) -> None:
+        level = log.info if decision == "approved" else log.warning
+        level(
+            "ect.checkpoint",
+            policy=policy,
+            decision=decision,
+            enforcer=self.workload_id,
+            **details,
+        )
+
+    # -- outbound --------------------------------------------------------------------------
+
+    def peer_for(self, url: str) -> str | None:
+        """The workload identifier configured for ``url`` (ECT_PEERS), if any."""
+        for prefix, workload in self._peers:
+            if url.startswith(prefix) and (
+                len(url) == len(prefix) or prefix.endswith("/") or url[len(prefix)] in "/?#"
+            ):
+                return workload
+        return None
+
+    def prepare_outbound(
+        self,
+        ctx: RequestContext,
+        url: str,
+        *,
+        body: bytes | None,
+        authorization: str | None,
+        txn_token: str | None,
+    ) -> OutboundCall | None:
+        """Mint (and record) the ECT and WPT for a call to ``url``; None for non-peers,
+        which never see this service's tokens."""
+        peer = self.peer_for(url)
+        if peer is None:
+            return None
+        ect = self.mint(ctx, aud=peer, inp_hash=sha256_b64url(body) if body else None)
+        wit = self.wit
+        parts = urlsplit(url)
+        target = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
+        wpt = mint_wpt(
+            self.key,
+            wit,
+            target,
+            Bindings(Bindings.bearer_from(authorization), txn_token, ect.token),
+            lifetime=self.limits.wpt_lifetime,
+            clock=self.clock,
+        )
+        headers = dict(zip(OUTBOUND_HEADERS, (wit, wpt, ect.token), strict=True))
+        log.info("ect.outbound", peer=peer, target=target, ect=ect.jti)
+        return OutboundCall(peer, ect, headers)
+
+    def absorb_response(
+        self, ctx: RequestContext, peer: str, headers: Sequence[tuple[str, str]]
+    ) -> list[ECTClaims]:
+        """Verify and record the completion ECTs a peer returned (fan-in). A response ECT
+        that does not verify is logged and ignored: it never fails the call."""
+        request = InboundRequest.from_pairs("", "", headers)
+        values = request.get_all(ECT_HEADER)
+        if not values:
+            return []
+        try:
+            wit_values = request.get_all(WIT_HEADER)
+            if len(wit_values) != 1:
+                raise ECTError("wit.missing", "a response ECT needs exactly one WIT")
+            wit = self.wits.verify(wit_values[0].strip())
+            if wit.sub != peer:
+                raise ECTError("wit.unexpected_subject", "response WIT is not the called peer's")
+            tokens = [t.strip() for v in values for t in v.split(",")]
+            if len(tokens) > self.limits.max_ects_per_request:
+                raise ECTError("ect.too_many", "too many response ECTs")
+            audiences = {self.workload_id}
+            ects = [verify_ect(t, wit, audiences, self.limits, self.clock) for t in tokens]
+            if any(e.wid not in (None, ctx.workflow_id) for e in ects):
+                raise ECTError("ect.wid_mismatch", "response ECT of another workflow")
+            for e in ects:
+                key = f"ect|{self.workload_id}|{e.wid}|{e.jti}"
+                if not self.replay.first_use(key, e.exp + self.limits.leeway):
+                    raise ECTError("ect.replayed", "response ECT already seen")
+            unresolved = check_dag(ects, self._store, self.limits, self.settings.dag_mode)
+        except ECTError as exc:
+            log.warning("ect.response_ignored", peer=peer, code=exc.code, reason=exc.detail)
+            return []
+        self._record_received(ects, wit.token, unresolved)
+        for e in ects:
+            ctx.record_received(e)
+        return ects
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _new_context(
+        self,
+        caller: str | None,
+        parents: tuple[ECTClaims, ...],
+        wid: str | None,
+        exec_act: Callable[[], str],
+        rejection: ECTError | None = None,
+    ) -> RequestContext:
+        return RequestContext(
+            self,
+            workflow_id=wid or str(uuid.uuid4()),
+            task_id=str(uuid.uuid4()),
+            caller=caller,
+            parents=parents,
+            default_exec_act=exec_act,
+            rejection=rejection,
+        )
+
+    def _record_received(
+        self,
+        ects: Sequence[ECTClaims],
+        wit: str,
+        unresolved: Mapping[str, tuple[str, ...]],
+    ) -> None:
+        if not ects:
+            return
+        self.ledger.append(
+            [
+                NewEntry.from_claims(
+                    e,
+                    wit=wit,
+                    direction="received",
+                    recorder=self.workload_id,
+                    unresolved=unresolved.get(e.jti, ()),
+                )
+                for e in _parents_first(ects)
+            ]
+        )
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    def _read_own_wit(self, path: str) -> str:
+        """Read this service's WIT; it must name this workload and confirm this key."""
+        try:
+            with open(path, encoding="ascii") as handle:
+                token = handle.read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"cannot read WIT file {path}: {exc}") from None
+        payload = jws.read_payload(token) or {}
+        cnf = payload.get("cnf")
+        try:
+            thumbprint = jwk_thumbprint(cnf["jwk"]) if isinstance(cnf, dict) else None
+        except (InvalidKey, KeyError, TypeError):
+            thumbprint = None
+        if payload.get("sub") != self.workload_id:
+            raise ConfigurationError(f"WIT file {path} is not a WIT for {self.workload_id}")
+        if thumbprint != self.key.public.thumbprint:
+            raise ConfigurationError(f"WIT file {path} does not confirm ECT_KEY_FILE's key")
+        return token
+
+
+def _has_prefix(path: str, prefixes: Sequence[str]) -> bool:
+    return any(path == p or path.startswith(p if p.endswith("/") else p + "/") for p in prefixes)
+
+
+def _parents_first(ects: Sequence[ECTClaims]) -> list[ECTClaims]:
+    """Order the ECTs of one request so that a parent is recorded before its child."""
+    pending = {e.jti: e for e in ects}
+    ordered: list[ECTClaims] = []
+    while pending:
+        ready = [e for e in pending.values() if not any(p in pending for p in e.par)]
+        for e in ready or list(pending.values()):  # a cycle was already rejected by the DAG
+            ordered.append(pending.pop(e.jti))
+    return ordered

@@ -1,0 +1,63 @@
+"""A configuration file that is re-read when it changes (WITs and trust bundles rotate)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import structlog
+
+from .errors import ConfigurationError
+from .limits import Clock
+
+T = TypeVar("T")
+log = structlog.get_logger("ect_middleware")
+
+
+class WatchedFile(Generic[T]):
+    """Holds ``loader(path)``; checks the file at most every ``interval`` seconds.
+
+    A file that changes into something unusable is reported and the last good value kept,
+    so a half-written rotation never takes a service down.
+    """
+
+    def __init__(
+        self, path: str, loader: Callable[[str], T], clock: Clock, interval: float = 1.0
+    ) -> None:
+        self._path = path
+        self._loader = loader
+        self._clock = clock
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._stamp = self._stat()
+        self._value = loader(path)  # startup: a broken file is a ConfigurationError
+        self._checked = clock()
+
+    def get(self) -> T:
+        now = self._clock()
+        if now - self._checked < self._interval:
+            return self._value
+        with self._lock:
+            if now - self._checked >= self._interval:
+                self._checked = now
+                stamp = self._stat()
+                if stamp != self._stamp:
+                    self._reload(stamp)
+        return self._value
+
+    def _reload(self, stamp: tuple[int, int, int] | None) -> None:
+        try:
+            self._value = self._loader(self._path)
+            self._stamp = stamp
+            log.info("ect.config.reloaded", file=self._path)
+        except ConfigurationError as exc:
+            log.error("ect.config.reload_failed", file=self._path, reason=str(exc))
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)

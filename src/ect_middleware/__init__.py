@@ -8,7 +8,7 @@ from .config import Settings
 from .context import RequestContext, bind_context, checkpoint, current_context
 from .errors import ConfigurationError, ECTError
 from .middleware import ECTMiddleware, ECTWSGIMiddleware, instrument_app
-from .propagation import instrument, uninstrument
+from .propagation import instrument, sent_task_id, uninstrument
 
 __version__ = "0.1.0"
 
@@ -24,5 +24,6 @@ __all__ = [
     "current_context",
     "instrument",
     "instrument_app",
+    "sent_task_id",
     "uninstrument",
 ]

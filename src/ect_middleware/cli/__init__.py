@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ConfigurationError, ECTError, LedgerError
-from . import dev_identity, inspect, ledger
+from . import demo, dev_identity, inspect, ledger
 
-COMMANDS = (dev_identity, inspect, ledger)
+COMMANDS = (demo, dev_identity, inspect, ledger)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

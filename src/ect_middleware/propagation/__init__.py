@@ -2,5 +2,6 @@
 hooks (httpx, requests), and the peers' completion ECTs back (fan-in)."""
 
 from .instrument import instrument, uninstrument
+from .outbound import sent_task_id
 
-__all__ = ["instrument", "uninstrument"]
+__all__ = ["instrument", "sent_task_id", "uninstrument"]

@@ -15,13 +15,14 @@ Failures here are logged and never break the application's call.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
 import structlog
 
 from ..context.request_context import RequestContext, current_context
 from ..runtime import OUTBOUND_HEADERS, OutboundCall
+from ..tokens.jws import read_payload
 
 log = structlog.get_logger("ect_middleware")
 
@@ -69,3 +70,12 @@ def after(injection: Injection | None, response_headers: Sequence[tuple[str, str
         injection.ctx.runtime.absorb_response(injection.ctx, injection.call.peer, response_headers)
     except Exception as exc:
         log.error("ect.response_failed", reason=type(exc).__name__)
+
+
+def sent_task_id(headers: Mapping[str, str]) -> str | None:
+    """The task id (jti) of the ECT attached to an outbound request, e.g. from
+    ``response.request.headers``; None if the request carried none."""
+    value = headers.get("Execution-Context")
+    payload = read_payload(value) if value else None
+    jti = payload.get("jti") if payload else None
+    return jti if isinstance(jti, str) else None

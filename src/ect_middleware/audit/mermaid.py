@@ -1,0 +1,32 @@
+"""The workflow DAG as Mermaid flowchart text (renders on GitHub, GitLab and mermaid.live)."""
+
+from __future__ import annotations
+
+from .workflow import Workflow, short_issuer
+
+
+def to_mermaid(flow: Workflow) -> str:
+    ids = {t.jti: f"t{i}" for i, t in enumerate(flow.ordered(), 1)}
+    lines = ["flowchart TD"]
+    for task in flow.ordered():
+        text = f"{task.exec_act}<br/>{short_issuer(task.iss)}"
+        if task.decision:
+            text += f"<br/>{task.policy}: {task.decision}"
+        lines.append(f'  {ids[task.jti]}["{_escape(text)}"]')
+        if task.decision in ("approved", "rejected"):
+            lines.append(f"  class {ids[task.jti]} {task.decision}")
+    for n, jti in enumerate(flow.unresolved, 1):
+        ids[jti] = f"u{n}"
+        lines.append(f'  u{n}(["unresolved parent {jti[:8]}"])')
+        lines.append(f"  class u{n} unresolved")
+    lines.extend(f"  {ids[parent]} --> {ids[child]}" for parent, child in flow.edges)
+    lines += [
+        "  classDef approved fill:#d4f7d4,stroke:#2e7d32",
+        "  classDef rejected fill:#fbd5d5,stroke:#c62828",
+        "  classDef unresolved stroke-dasharray:4 4",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _escape(text: str) -> str:
+    return text.replace('"', "#quot;")

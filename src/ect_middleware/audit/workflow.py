@@ -1,0 +1,108 @@
+"""A workflow's DAG, assembled from ledger entries (of one ledger, or several agents').
+
+Entries are decoded without re-verifying signatures: this is a view of what the ledgers
+recorded, whose integrity ``verify_chain`` establishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..ledger.base import LedgerEntry
+from ..tokens.jws import read_payload
+
+
+@dataclass
+class Task:
+    jti: str
+    iss: str
+    exec_act: str
+    iat: float
+    par: tuple[str, ...]
+    claims: Mapping[str, Any] = field(repr=False)
+    recorded_by: set[str] = field(default_factory=set)
+
+    @property
+    def decision(self) -> str | None:
+        value = self.claims.get("pol_decision")
+        return value if isinstance(value, str) else None
+
+    @property
+    def policy(self) -> str | None:
+        value = self.claims.get("pol")
+        return value if isinstance(value, str) else None
+
+
+@dataclass
+class Workflow:
+    wid: str
+    tasks: dict[str, Task] = field(default_factory=dict)
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        """(parent, child) pairs, parents that were never recorded included."""
+        return [(p, t.jti) for t in self.ordered() for p in t.par]
+
+    @property
+    def unresolved(self) -> list[str]:
+        return list(dict.fromkeys(p for t in self.ordered() for p in t.par if p not in self.tasks))
+
+    def ordered(self) -> list[Task]:
+        """Tasks in issue order (parents before children when clocks agree)."""
+        return sorted(self.tasks.values(), key=lambda t: (t.iat, t.jti))
+
+    def fan_in(self) -> list[Task]:
+        return [t for t in self.ordered() if len(t.par) > 1]
+
+    def fan_out(self) -> list[str]:
+        children: dict[str, int] = {}
+        for parent, _ in self.edges:
+            children[parent] = children.get(parent, 0) + 1
+        return [p for p, n in children.items() if n > 1]
+
+
+def build_workflows(entries: Iterable[LedgerEntry]) -> dict[str, Workflow]:
+    """Group entries into workflows by ``wid``; an ECT recorded twice is one task."""
+    workflows: dict[str, Workflow] = {}
+    for entry in entries:
+        claims = read_payload(entry.ect) or {}
+        wid = entry.wid or ""
+        flow = workflows.setdefault(wid, Workflow(wid))
+        task = flow.tasks.get(entry.jti)
+        if task is None:
+            task = Task(
+                jti=entry.jti,
+                iss=entry.iss,
+                exec_act=str(claims.get("exec_act", "?")),
+                iat=entry.iat,
+                par=entry.par,
+                claims=claims,
+            )
+            flow.tasks[entry.jti] = task
+        task.recorded_by.add(entry.recorder)
+    return workflows
+
+
+def short_issuer(iss: str) -> str:
+    """``spiffe://org-a.example/agent/planner`` -> ``org-a.example/agent/planner``."""
+    return iss.split("://", 1)[-1]
+
+
+def label(task: Task) -> str:
+    decision = f" [{task.policy}: {task.decision}]" if task.decision else ""
+    return f"{task.exec_act} by {short_issuer(task.iss)}{decision}"
+
+
+def summary(flow: Workflow) -> str:
+    """A readable outline: each task, then its parents."""
+    number = {t.jti: i for i, t in enumerate(flow.ordered(), 1)}
+    lines = [f"workflow {flow.wid}: {len(flow.tasks)} tasks, {len(flow.edges)} edges"]
+    for task in flow.ordered():
+        parents = ", ".join(f"#{number[p]}" if p in number else "(unresolved)" for p in task.par)
+        after = f"  <- {parents}" if parents else "  (root)"
+        lines.append(f"  #{number[task.jti]:<3} {label(task)}{after}")
+    if flow.fan_in():
+        lines.append("  fan-in at " + ", ".join(f"#{number[t.jti]}" for t in flow.fan_in()))
+    return "\n".join(lines)

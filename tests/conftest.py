@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ect_middleware import uninstrument
+
+from .support.mesh import Mesh
+
+
+@pytest.fixture(scope="session")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Mesh:
+    """Development identities shared by the whole session (keys are costly to make)."""
+    return Mesh(tmp_path_factory.mktemp("identities"))
+
+
+@pytest.fixture(autouse=True)
+def _no_global_instrumentation() -> Iterator[None]:
+    yield
+    uninstrument()
+
+
+@pytest.fixture
+def ledger_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.db'}"

@@ -82,7 +82,7 @@ def entry_hash(entry: NewEntry, *, seq: int, recorded_us: int, prev_hash: str) -
             entry.jti,
             entry.wid,
             entry.iss,
-            entry.iat,
+            float(entry.iat),  # an int and a float iat must hash alike (storage may convert)
             list(entry.par),
             list(entry.unresolved),
         ],
@@ -158,6 +158,13 @@ def verify_chain(entries: Iterable[LedgerEntry], head: tuple[int, str]) -> Chain
             )
         seen.add(entry.jti)
         prev_hash, expected_seq = entry.hash, expected_seq + 1
-    if (expected_seq - 1, prev_hash) != tuple(head):
-        return ChainReport(False, count, expected_seq, "entries after this point were removed")
+    head_seq, head_hash = head
+    last_seq = expected_seq - 1
+    if last_seq > head_seq:
+        return ChainReport(False, count, head_seq + 1, "not covered by the recorded chain head")
+    if last_seq < head_seq:
+        reason = "missing (it and every later entry were removed)"
+        return ChainReport(False, count, expected_seq, reason)
+    if prev_hash != head_hash:
+        return ChainReport(False, count, last_seq, "does not match the recorded chain head")
     return ChainReport(True, count)

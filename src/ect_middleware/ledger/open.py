@@ -1,10 +1,64 @@
-"""Open a ledger from its URL (``ECT_LEDGER``): placeholder until the engines land."""
+"""Open a ledger from its URL (``ECT_LEDGER``, CONTRACT §3).
+
+- ``memory://``: in this process only; nothing persists.
+- ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's
+  convention: everything after the third slash is the path), optionally with
+  ``?synchronous=normal`` (the default) or ``?synchronous=full`` (see ``sqlite``).
+
+Each scheme maps to a small factory in ``ENGINES``; another engine (``postgresql://``) is
+one more entry. Error messages name the scheme, never the URL, which may hold a password.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
+
 from ..limits import Clock, system_clock
 from .base import Ledger
+from .memory import MemoryLedger
+from .sqlite import SQLiteLedger, Synchronous
+
+#: (parsed URL, clock, create) -> ledger. ``create=False``: the ledger must already exist.
+EngineFactory = Callable[[SplitResult, Clock, bool], Ledger]
+
+_SYNCHRONOUS: dict[str, Synchronous] = {"normal": "normal", "full": "full"}
 
 
-def open_ledger(url: str, *, clock: Clock = system_clock) -> Ledger:
-    raise NotImplementedError(url)
+def _memory(url: SplitResult, clock: Clock, create: bool) -> Ledger:
+    if url.netloc or url.path or url.query:
+        raise ValueError("a memory:// ledger URL takes no path or options")
+    return MemoryLedger(clock=clock)
+
+
+def _sqlite(url: SplitResult, clock: Clock, create: bool) -> Ledger:
+    if url.netloc:
+        raise ValueError(
+            "a sqlite ledger URL has no host: use sqlite:///relative.db or sqlite:////abs.db"
+        )
+    path = unquote(url.path[1:])
+    if not path:
+        raise ValueError("the sqlite ledger URL has no file path")
+    options = dict(parse_qsl(url.query, keep_blank_values=True))
+    unknown = sorted(options.keys() - {"synchronous"})
+    if unknown:
+        raise ValueError(f"unknown sqlite ledger option {unknown[0]!r}")
+    synchronous = _SYNCHRONOUS.get(options.get("synchronous", "normal").lower())
+    if synchronous is None:
+        raise ValueError("the sqlite ledger option synchronous must be 'normal' or 'full'")
+    return SQLiteLedger(path, clock=clock, synchronous=synchronous, create=create)
+
+
+ENGINES: dict[str, EngineFactory] = {"memory": _memory, "sqlite": _sqlite}
+
+
+def open_ledger(url: str, *, clock: Clock = system_clock, create: bool = True) -> Ledger:
+    """The ledger at ``url``. With ``create=False`` (read-only tools) a missing ledger is an
+    error instead of being created empty."""
+    scheme, separator, _ = url.partition("://")
+    factory = ENGINES.get(scheme.lower()) if separator and scheme.isalnum() else None
+    if factory is None:
+        supported = ", ".join(f"{name}://" for name in ENGINES)
+        named = f"scheme {scheme!r}" if separator and scheme.isalnum() else "URL"
+        raise ValueError(f"unsupported ledger {named}; supported: {supported}")
+    return factory(urlsplit(url), clock, create)

@@ -1,0 +1,127 @@
+"""Realistic ledger entries, and helpers shared by the ledger tests.
+
+Entries are what the middleware records: real ECTs signed by a generated workload key, with
+the workload's real WIT, chained to their parents and wrapped with ``NewEntry.from_claims``.
+This module is also imported by ``spawn``-ed worker processes, so it has no pytest state.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import subprocess
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ect_middleware
+from ect_middleware.ledger import Direction, NewEntry
+from ect_middleware.limits import Limits
+from ect_middleware.tokens.ect import mint_ect
+from ect_middleware.tokens.keys import SigningKey, generate_signing_key
+from ect_middleware.tokens.wit import mint_wit
+
+NOW = 1_800_000_000.0
+LIMITS = Limits()
+PLANNER = "spiffe://org-a.example/agent/planner"
+WORKER = "spiffe://org-b.example/agent/worker"
+#: A fixed clock for ledgers: recorded_at 2027-01-15T08:00:00.250000Z.
+RECORDED_AT = 1_800_000_000.25
+
+
+def fixed_clock() -> float:
+    return RECORDED_AT
+
+
+@dataclass(frozen=True)
+class Workload:
+    workload_id: str
+    key: SigningKey
+    wit: str
+
+
+@functools.cache
+def workload(workload_id: str = PLANNER) -> Workload:
+    """A workload key (Ed25519) and its WIT from a per-domain development issuer."""
+    issuer = generate_signing_key("ES256")
+    key = generate_signing_key("EdDSA")
+    wit = mint_wit(issuer, workload_id, key.public, lifetime=3600, clock=lambda: NOW)
+    return Workload(workload_id, key, wit)
+
+
+def entry(
+    par: Sequence[str] = (),
+    *,
+    wid: str | None = None,
+    direction: Direction = "minted",
+    by: str = PLANNER,
+    unresolved: Sequence[str] = (),
+    exec_act: str = "plan",
+) -> NewEntry:
+    """One freshly minted ECT with parents ``par``, as the ledger receives it."""
+    wl = workload(by)
+    claims = mint_ect(
+        wl.key,
+        iss=wl.workload_id,
+        aud=WORKER if by == PLANNER else PLANNER,
+        par=par,
+        exec_act=exec_act,
+        wid=wid,
+        limits=LIMITS,
+        clock=lambda: NOW,
+    )
+    return NewEntry.from_claims(
+        claims, wit=wl.wit, direction=direction, recorder=wl.workload_id, unresolved=unresolved
+    )
+
+
+def chain(count: int, *, wid: str | None = None, by: str = PLANNER) -> list[NewEntry]:
+    """``count`` tasks of one workflow, each the child of the one before."""
+    wid = wid or str(uuid.uuid4())
+    made: list[NewEntry] = []
+    for index in range(count):
+        par = (made[-1].jti,) if made else ()
+        made.append(entry(par, wid=wid, by=by, exec_act=f"step-{index}"))
+    return made
+
+
+def workflow(count: int, *, seed: int, wid: str | None = None) -> list[NewEntry]:
+    """A DAG in recording order: fan-out and fan-in over earlier tasks, received and minted
+    records, and now and then a parent that was never recorded here (marked unresolved)."""
+    rng = random.Random(seed)
+    wid = wid or str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    made: list[NewEntry] = []
+    for index in range(count):
+        par = rng.sample([e.jti for e in made], k=min(len(made), rng.randint(0, 3)))
+        unresolved: list[str] = []
+        if rng.random() < 0.15:
+            unresolved.append(str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+        made.append(
+            entry(
+                [*par, *unresolved],
+                wid=wid,
+                direction=rng.choice(("minted", "received")),
+                by=rng.choice((PLANNER, WORKER)),
+                unresolved=unresolved,
+                exec_act=f"task-{index}",
+            )
+        )
+    return made
+
+
+def ect_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real ``ect`` entry point in a fresh interpreter (this source tree's)."""
+    source = str(Path(ect_middleware.__file__).resolve().parents[1])
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ECT_")}
+    environment.update(PYTHONPATH=source, **(env or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "ect_middleware.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )

@@ -111,7 +111,7 @@ class Runtime:
 
     def record_rejection(self, ctx: RequestContext, error: ECTError) -> None:
         """Leave an audit trace of a rejected request: our signed decision, not its tokens."""
-        self.checkpoint_logged(INBOUND_POLICY, "rejected", code=error.code)
+        self.checkpoint_logged(ctx, INBOUND_POLICY, "rejected", code=error.code)
         self.complete(ctx, error.status)
 
     def complete(self, ctx: RequestContext, status: int) -> list[tuple[str, str]]:
@@ -196,13 +196,20 @@ class Runtime:
             ext=dict(details) or None,
             is_parent_of_later=True,
         )
-        self.checkpoint_logged(policy, decision, checkpoint=claims.jti, **details)
+        self.checkpoint_logged(ctx, policy, decision, checkpoint=claims.jti, **details)
         return claims
 
-    def checkpoint_logged(self, policy: str, decision: str, **details: Any) -> None:
+    def checkpoint_logged(
+        self, ctx: RequestContext, policy: str, decision: str, **details: Any
+    ) -> None:
+        """Log a checkpoint with the request's ids bound explicitly, so they are there even
+        before the request scope is entered and whatever the app's structlog pipeline."""
         level = log.info if decision == "approved" else log.warning
         level(
             "ect.checkpoint",
+            workflow_id=ctx.workflow_id,
+            task_id=ctx.task_id,
+            caller=ctx.caller,
             policy=policy,
             decision=decision,
             enforcer=self.workload_id,

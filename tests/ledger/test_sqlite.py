@@ -27,7 +27,9 @@ def test_file_layout(tmp_path: Path) -> None:
 
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        objects = set(db.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"))
+        objects = set(
+            db.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+        )
         assert objects == {
             ("table", "meta"),
             ("table", "entries"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,6 +40,7 @@ def load_example(framework: str, env: Mapping[str, str]) -> Any:
     spec = importlib.util.spec_from_file_location(f"example_{framework}_{uuid.uuid4().hex}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # pydantic resolves the models' annotations through it
     with mock.patch.dict(os.environ, env):
         spec.loader.exec_module(module)
         app = module.app

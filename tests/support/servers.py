@@ -47,12 +47,19 @@ def uvicorn_server(app: Any, port: int) -> Iterator[str]:
 
 @contextmanager
 def waitress_server(app: Any, port: int) -> Iterator[str]:
-    server = waitress.create_server(app, host="127.0.0.1", port=port, threads=8)
+    server = waitress.create_server(
+        app, host="127.0.0.1", port=port, threads=8, asyncore_loop_timeout=0.1
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     _wait_listening(port)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        # waitress's loop runs until no channel is left: close the idle keep-alive ones too.
         server.close()
+        for channel in list(server._map.values()):
+            channel.close()
+        server.task_dispatcher.shutdown()
         thread.join(10)
+        assert not thread.is_alive(), "waitress did not stop"

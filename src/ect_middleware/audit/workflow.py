@@ -23,6 +23,18 @@ class Task:
     par: tuple[str, ...]
     claims: Mapping[str, Any] = field(repr=False)
     recorded_by: set[str] = field(default_factory=set)
+    first_seen: int = 0  # position among all entries read, to order tasks stably
+
+    @property
+    def aud(self) -> tuple[str, ...]:
+        aud = self.claims.get("aud")
+        return (aud,) if isinstance(aud, str) else tuple(a for a in aud or () if isinstance(a, str))
+
+    @property
+    def http_status(self) -> int | None:
+        ext = self.claims.get("ext")
+        status = ext.get("http_status") if isinstance(ext, dict) else None
+        return status if isinstance(status, int) else None
 
     @property
     def decision(self) -> str | None:
@@ -50,8 +62,17 @@ class Workflow:
         return list(dict.fromkeys(p for t in self.ordered() for p in t.par if p not in self.tasks))
 
     def ordered(self) -> list[Task]:
-        """Tasks in issue order (parents before children when clocks agree)."""
-        return sorted(self.tasks.values(), key=lambda t: (t.iat, t.jti))
+        """Parents before children; otherwise in the order the ledgers recorded them."""
+        pending = sorted(self.tasks.values(), key=lambda t: t.first_seen)
+        placed: set[str] = set()
+        ordered: list[Task] = []
+        while pending:
+            ready = [t for t in pending if all(p in placed or p not in self.tasks for p in t.par)]
+            for task in ready or pending[:1]:  # a cycle cannot be ordered: take the oldest
+                ordered.append(task)
+                placed.add(task.jti)
+            pending = [t for t in pending if t.jti not in placed]
+        return ordered
 
     def fan_in(self) -> list[Task]:
         return [t for t in self.ordered() if len(t.par) > 1]
@@ -66,7 +87,7 @@ class Workflow:
 def build_workflows(entries: Iterable[LedgerEntry]) -> dict[str, Workflow]:
     """Group entries into workflows by ``wid``; an ECT recorded twice is one task."""
     workflows: dict[str, Workflow] = {}
-    for entry in entries:
+    for position, entry in enumerate(entries):
         claims = read_payload(entry.ect) or {}
         wid = entry.wid or ""
         flow = workflows.setdefault(wid, Workflow(wid))
@@ -79,6 +100,7 @@ def build_workflows(entries: Iterable[LedgerEntry]) -> dict[str, Workflow]:
                 iat=entry.iat,
                 par=entry.par,
                 claims=claims,
+                first_seen=position,
             )
             flow.tasks[entry.jti] = task
         task.recorded_by.add(entry.recorder)
@@ -91,8 +113,16 @@ def short_issuer(iss: str) -> str:
 
 
 def label(task: Task) -> str:
-    decision = f" [{task.policy}: {task.decision}]" if task.decision else ""
-    return f"{task.exec_act} by {short_issuer(task.iss)}{decision}"
+    """``exec_act by issuer -> audience [policy: decision] (HTTP status)``."""
+    text = f"{task.exec_act} by {short_issuer(task.iss)}"
+    others = [short_issuer(a) for a in task.aud if a != task.iss]
+    if others:
+        text += " -> " + ", ".join(others)
+    if task.decision:
+        text += f" [{task.policy}: {task.decision}]"
+    if task.http_status is not None:
+        text += f" (HTTP {task.http_status})"
+    return text
 
 
 def summary(flow: Workflow) -> str:

@@ -44,7 +44,9 @@ AGENTS = (
 )
 
 
-def run_demo(out: Path, examples: Path = SOURCE_EXAMPLES, say: Callable[[str], None] = print) -> int:
+def run_demo(
+    out: Path, examples: Path = SOURCE_EXAMPLES, say: Callable[[str], None] = print
+) -> int:
     if not (examples / "fastapi_app" / "main.py").exists():
         raise FileNotFoundError(f"example services not found in {examples} (use --examples)")
     started = time.monotonic()
@@ -88,7 +90,10 @@ def run_demo(out: Path, examples: Path = SOURCE_EXAMPLES, say: Callable[[str], N
             say(f"   {agent.name:<10} {agent.framework:<8} under {runner:<8} {server.url}")
         job = {
             "classification": "internal",
-            "calls": [{"url": f"{urls['researcher']}/context"}, {"url": f"{urls['analyst']}/context"}],
+            "calls": [
+                {"url": f"{urls['researcher']}/context"},
+                {"url": f"{urls['analyst']}/context"},
+            ],
             "then": {
                 "url": f"{urls['reviewer']}/delegate",
                 "body": {"url": f"{urls['researcher']}/context", "classification": "confidential"},
@@ -97,9 +102,11 @@ def run_demo(out: Path, examples: Path = SOURCE_EXAMPLES, say: Callable[[str], N
         say("3. The user sends a job to the planner (an entry point: no tokens needed)")
         response = httpx.post(f"{urls['planner']}/fanout", json=job, timeout=30)
         result = response.json()
-        say(f"   planner answered {response.status_code}; fan-out: "
+        say(
+            f"   planner answered {response.status_code}; fan-out: "
             + ", ".join(str(r["status"]) for r in result["results"])
-            + f"; reviewer: {result['then']['status']} (its policy rejected 'confidential')")
+            + f"; reviewer: {result['then']['status']} (its policy rejected 'confidential')"
+        )
     finally:
         for server in servers:
             server.stop()

@@ -121,7 +121,9 @@ class SQLiteLedger:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise LedgerError(f"cannot create the folder of {self.path}: {exc.strerror}") from exc
+                raise LedgerError(
+                    f"cannot create the folder of {self.path}: {exc.strerror}"
+                ) from exc
         with _translated(f"open of {self.path}"), closing(self._connect()) as conn:
             if create:
                 _initialise(conn)

@@ -76,7 +76,7 @@ def open_request(
     except LedgerError as exc:
         log.error("ect.ledger_failed", reason=str(exc))
         return Problem.of(ECTError("ledger.unavailable", "the audit ledger is unavailable"))
-    runtime.checkpoint_logged(INBOUND_POLICY, "approved", parents=len(ctx.parents))
+    runtime.checkpoint_logged(ctx, INBOUND_POLICY, "approved", parents=len(ctx.parents))
     return ctx
 
 

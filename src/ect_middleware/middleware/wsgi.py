@@ -103,15 +103,15 @@ class _BodyInContext:
             return next(self._iter)
 
     def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                with request_scope(self._ctx):
+        with request_scope(self._ctx):
+            try:
+                close = getattr(self._body, "close", None)
+                if close is not None:
                     close()
-        finally:
-            if self._ctx.completion is None:
-                record_failure(self._ctx)
-            finish(self._ctx, self._status[0])
+            finally:
+                if self._ctx.completion is None:
+                    record_failure(self._ctx)
+                finish(self._ctx, self._status[0])
 
 
 def _script_path(environ: WSGIEnvironment) -> str:

@@ -38,7 +38,8 @@ def load_example(framework: str, env: Mapping[str, str]) -> Any:
     and return its app with the middleware already built (so it keeps that configuration)."""
     path = EXAMPLES / f"{framework}_app" / "main.py"
     spec = importlib.util.spec_from_file_location(f"example_{framework}_{uuid.uuid4().hex}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # pydantic resolves the models' annotations through it
     with mock.patch.dict(os.environ, env):

@@ -8,16 +8,31 @@ import json
 import re
 from typing import Any
 
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+#: Bits of the last character that carry no data, by ``len(segment) % 4``.
+_PAD_BITS_MASK = {0: 0, 2: 0b1111, 3: 0b11}
 
 
 def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def is_b64url(segment: str) -> bool:
+    """True when ``segment`` is the one canonical unpadded base64url form of some octets.
+
+    The pad bits of the last character must be zero: otherwise several strings decode to the
+    same octets, and a JWS signature segment could be altered without failing to verify.
+    """
+    if len(segment) % 4 == 1 or not _B64URL.fullmatch(segment):
+        return False
+    mask = _PAD_BITS_MASK[len(segment) % 4]
+    return not mask or _ALPHABET.index(segment[-1]) & mask == 0
+
+
 def b64url_decode(segment: str) -> bytes:
     """Strict base64url: the URL-safe alphabet only, no padding, no stray characters."""
-    if len(segment) % 4 == 1 or not _B64URL.fullmatch(segment):
+    if not is_b64url(segment):
         raise ValueError("not base64url")
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 

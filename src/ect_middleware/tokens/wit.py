@@ -94,7 +94,9 @@ class WITVerifier:
     def _verify_uncached(self, token: str, wth: str, bundle: TrustBundle, now: float) -> VerifiedWIT:
         unverified = jws.parse(token, WIT, self._limits.max_token_bytes)
         peek = jws.read_payload(token)
-        sub = peek.get("sub") if peek is not None else None
+        if peek is None:
+            raise WIT.error("malformed", "payload is not a base64url JSON object")
+        sub = peek.get("sub")
         if not is_workload_id(sub):
             raise WIT.error("invalid_sub", "sub is not a valid workload identifier")
         key = bundle.issuer_key(trust_domain(str(sub)), unverified)

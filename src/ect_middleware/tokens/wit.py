@@ -86,9 +86,10 @@ class WITVerifier:
                 del self._cache[digest]
         verified = self._verify_uncached(token, b64url_encode(digest), bundle, now)
         with self._lock:
-            self._cache[digest] = verified
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            if bundle is self._cache_bundle:  # not if the keys rotated while verifying
+                self._cache[digest] = verified
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
         return verified
 
     def _verify_uncached(self, token: str, wth: str, bundle: TrustBundle, now: float) -> VerifiedWIT:

@@ -80,7 +80,7 @@ def world(alg: str) -> World:
 
 
 def segment(part: Mapping[str, Any] | bytes) -> str:
-    raw = part if isinstance(part, bytes) else json.dumps(part).encode()
+    raw = part if isinstance(part, bytes) else json.dumps(part, ensure_ascii=False).encode()
     return b64url_encode(raw)
 
 

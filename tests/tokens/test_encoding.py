@@ -51,8 +51,16 @@ def test_decode_rejects(text: str) -> None:
         (b'{"a":{"b":1,"b":1}}', "duplicate member name"),
         (b"{", "Expecting"),
         (b"\xff{}", "utf-8"),
+        (b'{"a":"\\ud800"}', "surrogates not allowed"),
+        (b'{"a":["x\\uDFFF"]}', "surrogates not allowed"),
+        (b'{"\\udc00\\ud83d":1}', "surrogates not allowed"),
     ],
 )
 def test_json_object_rejects(raw: bytes, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         json_object(raw)
+
+
+def test_json_object_accepts_escaped_surrogate_pairs() -> None:
+    raw = b'{"a":"\\ud83d\\ude00","b":"\\\\ud800"}'
+    assert json_object(raw) == {"a": "\U0001f600", "b": "\\ud800"}

@@ -73,6 +73,9 @@ SHAPES: dict[str, Callable[[str, str], str]] = {
     ),
     "payload not UTF-8": lambda kind, tok: _signed(kind, payload=b'{"sub":"\xff"}'),
     "payload not JSON": lambda kind, tok: _signed(kind, payload=b"not json"),
+    "payload with a lone surrogate": lambda kind, tok: _signed(
+        kind, payload=json.dumps(claims_for(kind, W) | {"note": "\ud800"}).encode()
+    ),
 }
 
 

@@ -40,7 +40,10 @@ def b64hash(text: str) -> str:
 
 
 def generate(alg: str) -> ECKey | OKPKey:
-    return ECKey.generate_key("P-256") if alg == "ES256" else OKPKey.generate_key("Ed25519")
+    key: ECKey | OKPKey = (
+        ECKey.generate_key("P-256") if alg == "ES256" else OKPKey.generate_key("Ed25519")
+    )
+    return key
 
 
 def public_jwk(key: ECKey | OKPKey, alg: str, kid: str | None = None) -> dict[str, Any]:

@@ -176,16 +176,21 @@ def _read_policy(body: Mapping[str, Any]) -> Policy | None:
 def _check_ext(ext: object, limits: Limits) -> None:
     if not isinstance(ext, dict):
         raise ECT.error("claims_invalid", "ext must be an object")
+    # Depth first, without recursion: 4096 bytes hold hundreds of levels, which would
+    # exhaust the interpreter's recursion limit in a recursive walk or in json.dumps.
+    if _deeper_than(ext, limits.ext_max_depth):
+        raise ECT.error("ext_too_deep", f"ext is nested deeper than {limits.ext_max_depth}")
     size = len(json.dumps(ext, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     if size > limits.ext_max_bytes:
         raise ECT.error("ext_too_large", f"ext is larger than {limits.ext_max_bytes} bytes")
-    if _depth(ext) > limits.ext_max_depth:
-        raise ECT.error("ext_too_deep", f"ext is nested deeper than {limits.ext_max_depth}")
 
 
-def _depth(value: object) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+def _deeper_than(value: object, max_depth: int) -> bool:
+    """True when objects and arrays nest more than ``max_depth`` levels (``{}`` is one)."""
+    level = [value]
+    for _ in range(max_depth + 1):
+        containers = [v for v in level if isinstance(v, (dict, list))]
+        if not containers:
+            return False
+        level = [x for v in containers for x in (v.values() if isinstance(v, dict) else v)]
+    return True

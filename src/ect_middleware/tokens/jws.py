@@ -19,7 +19,7 @@ from jose.exceptions import JOSEError
 
 from ..errors import ECTError
 from .algorithms import ALLOWED
-from .encoding import b64url_decode, json_object
+from .encoding import b64url_decode, is_b64url, json_object
 from .keys import SigningKey, VerificationKey
 
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
@@ -73,7 +73,7 @@ def parse(token: str, kind: TokenKind, max_bytes: int) -> UnverifiedToken:
     """Bound, shape-check and read the header of ``token``; enforce typ and the allow-list."""
     if len(token) > max_bytes:
         raise kind.error("too_large", f"token longer than {max_bytes} bytes")
-    if not _COMPACT.fullmatch(token):
+    if not _COMPACT.fullmatch(token) or not all(map(is_b64url, token.split("."))):
         raise kind.error("malformed", "not three base64url segments")
     header = read_header(token)
     if header is None:

@@ -93,9 +93,10 @@ class WITVerifier:
                 del self._cache[digest]
         verified = self._verify_uncached(token, b64url_encode(digest), bundle, now)
         with self._lock:
-            self._cache[digest] = verified
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            if bundle is self._cache_bundle:  # not if the keys rotated while verifying
+                self._cache[digest] = verified
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
         return verified
 
     def _verify_uncached(
@@ -103,7 +104,9 @@ class WITVerifier:
     ) -> VerifiedWIT:
         unverified = jws.parse(token, WIT, self._limits.max_token_bytes)
         peek = jws.read_payload(token)
-        sub = peek.get("sub") if peek is not None else None
+        if peek is None:
+            raise WIT.error("malformed", "payload is not a base64url JSON object")
+        sub = peek.get("sub")
         if not is_workload_id(sub):
             raise WIT.error("invalid_sub", "sub is not a valid workload identifier")
         key = bundle.issuer_key(trust_domain(str(sub)), unverified)

@@ -32,7 +32,9 @@ def _with_ect(mesh: Mesh, url: str, ect: str) -> dict[str, str]:
 
 def _untrusted_domain(mesh: Mesh, url: str) -> dict[str, str]:
     issuer, key = generate_signing_key("ES256"), generate_signing_key("ES256")
-    wit = mint_wit(issuer, "spiffe://org-x.example/agent/x", key.public, lifetime=600, clock=mesh.clock)
+    wit = mint_wit(
+        issuer, "spiffe://org-x.example/agent/x", key.public, lifetime=600, clock=mesh.clock
+    )
     wpt = mint_wpt(key, wit, url, Bindings(), lifetime=60, clock=mesh.clock)
     return {"Workload-Identity-Token": wit, "Workload-Proof-Token": wpt}
 
@@ -132,11 +134,16 @@ def test_partial_mode_records_unknown_parents(kind: str, mesh: Mesh, tmp_path: P
     assert [(e.jti, e.unresolved) for e in received] == [(_jti(ect), (missing,))]
 
 
-@pytest.mark.parametrize(("name", "build", "status", "code"), CASES[:6], ids=[c[0] for c in CASES[:6]])
+@pytest.mark.parametrize(
+    ("name", "build", "status", "code"), CASES[:6], ids=[c[0] for c in CASES[:6]]
+)
 def test_observe_mode_lets_through_and_logs(
     kind: str, mesh: Mesh, tmp_path: Path, name: str, build: Build, status: int, code: str
 ) -> None:
-    with open_stack(kind, _settings(mesh, tmp_path, mode="observe")) as stack, capture_logs() as logs:
+    with (
+        open_stack(kind, _settings(mesh, tmp_path, mode="observe")) as stack,
+        capture_logs() as logs,
+    ):
         response = stack.client.get("/context", headers=build(mesh, stack.url("/context")))
         entries = stack.entries()
     assert response.status_code == 200
@@ -158,7 +165,9 @@ def test_entry_path_starts_a_workflow_without_tokens(kind: str, mesh: Mesh, tmp_
     assert uuid.UUID(one["wid"]) != uuid.UUID(two["wid"])
 
 
-def test_verified_caller_without_ect_starts_a_workflow(kind: str, mesh: Mesh, tmp_path: Path) -> None:
+def test_verified_caller_without_ect_starts_a_workflow(
+    kind: str, mesh: Mesh, tmp_path: Path
+) -> None:
     with open_stack(kind, _settings(mesh, tmp_path)) as stack:
         headers = mesh.headers("a", stack.url("/context"))
         body = stack.client.get("/context", headers=headers).json()

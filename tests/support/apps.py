@@ -40,7 +40,9 @@ def describe() -> dict[str, Any]:
     }
 
 
-def starlette_app(settings: Settings, *, outside_errors: bool = True) -> tuple[Starlette, list[Any]]:
+def starlette_app(
+    settings: Settings, *, outside_errors: bool = True
+) -> tuple[Starlette, list[Any]]:
     """The app, and a list that background tasks append what they saw to."""
     seen: list[Any] = []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import threading
@@ -43,6 +44,11 @@ def test_two_processes_of_four_threads_never_fork_the_chain(tmp_path: Path) -> N
     assert [e.seq for e in recorded] == list(range(1, 10_001))
     assert Counter(e.recorder for e in recorded) == {PLANNER: 5000, WORKER: 5000}
     assert len({e.wid for e in recorded}) == 8  # one chain per thread
+    # They really did run at the same time: the writing thread and process kept changing.
+    thread_changes = sum(a.wid != b.wid for a, b in itertools.pairwise(recorded))
+    process_changes = sum(a.recorder != b.recorder for a, b in itertools.pairwise(recorded))
+    print(f"the writing thread changed {thread_changes} times, the process {process_changes}")
+    assert process_changes > 10  # not one process after the other
     # Every thread's chain kept its order: each parent is recorded before its child.
     assert verify_chain(recorded, ledger.head()) == ChainReport(True, 10_000)
     ledger.close()

@@ -112,7 +112,9 @@ def workflow(count: int, *, seed: int, wid: str | None = None) -> list[NewEntry]
     return made
 
 
-def ect_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def ect_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``ect`` entry point in a fresh interpreter (this source tree's)."""
     source = str(Path(ect_middleware.__file__).resolve().parents[1])
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ECT_")}
@@ -122,6 +124,7 @@ def ect_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         capture_output=True,
         text=True,
         env=environment,
+        cwd=cwd,
         timeout=120,
         check=False,
     )

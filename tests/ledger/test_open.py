@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from ect_middleware.errors import LedgerError
 from ect_middleware.ledger import open_ledger
 from ect_middleware.ledger.memory import MemoryLedger
 from ect_middleware.ledger.sqlite import SQLiteLedger
@@ -46,8 +48,6 @@ def test_synchronous_option(tmp_path: Path, value: str) -> None:
 
 
 def test_read_only_opening_needs_an_existing_file(tmp_path: Path) -> None:
-    from ect_middleware.errors import LedgerError
-
     with pytest.raises(LedgerError, match="no ledger file at"):
         open_ledger(f"sqlite:///{tmp_path}/missing.db", create=False)
 
@@ -66,7 +66,6 @@ def test_read_only_opening_needs_an_existing_file(tmp_path: Path) -> None:
     ],
 )
 def test_bad_urls_are_named_without_their_secrets(url: str, message: str) -> None:
-    with pytest.raises(ValueError, match="^.*$") as raised:
+    with pytest.raises(ValueError, match=re.escape(message)) as raised:
         open_ledger(url)
-    assert message in str(raised.value)
     assert "s3cret" not in str(raised.value)

@@ -121,7 +121,7 @@ def test_storage_errors_are_ledger_errors_without_token_contents(tmp_path: Path)
     with sqlite3.connect(tmp_path / "ledger.db") as db:
         db.execute("DROP TABLE entries")
     new = chain(1)[0]
-    with pytest.raises(LedgerError, match="^ledger append failed: no such table: entries$"):
+    with pytest.raises(LedgerError, match=r"^ledger append failed: no such table: entries$"):
         ledger.append([new])
     assert ledger.head()[0] == 1  # the failed transaction was rolled back
     ledger.close()

@@ -62,7 +62,7 @@ def test_schema_layout(pg_ledger: PostgresLedger, schema: str) -> None:
                 "SELECT recorded_us, iat, par, unresolved, wid FROM {s}.entries WHERE seq = 5",
             )
         ).fetchone()
-    assert tables == [("chain_head",), ("entries",), ("meta",)]
+    assert tables == [("chain_head",), ("entries",), ("flush_marks",), ("meta",)]
     assert {name: d.split(" USING ")[1] for name, d in indexes} == {
         "entries_pkey": "btree (seq)",
         "entries_jti": "btree (jti)",
@@ -88,6 +88,24 @@ def test_schema_layout(pg_ledger: PostgresLedger, schema: str) -> None:
         list(recorded[-1].unresolved),
         recorded[-1].wid,
     )
+
+
+def test_flush_marks_keep_one_row_per_live_session(schema: str) -> None:
+    ledger = PostgresLedger(POSTGRES, schema=schema, pool_max=1)
+    for _ in range(5):
+        ledger.append(chain(1))
+    count = q(schema, "SELECT count(*), sum(flushes) FROM {s}.flush_marks")
+    with admin() as db:
+        assert db.execute(count).fetchone() == (1, 5)
+    ledger.close()  # its session ends: the next opening forgets its row
+    alive = q(schema, "SELECT count(*) FROM pg_stat_activity, {s}.flush_marks WHERE pid = backend")
+    with admin() as db:
+        deadline = time.monotonic() + 10
+        while db.execute(alive).fetchone() != (0,) and time.monotonic() < deadline:
+            time.sleep(0.02)  # the server process ends shortly after the client leaves
+    PostgresLedger(POSTGRES, schema=schema).close()
+    with admin() as db:
+        assert db.execute(count).fetchone() == (0, None)
 
 
 def test_lookups_use_the_indexes(pg_ledger: PostgresLedger) -> None:

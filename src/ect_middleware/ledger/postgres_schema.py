@@ -69,6 +69,8 @@ def create_statements(schema: str) -> list[sql.Composed]:
             hash text NOT NULL
         )""",
         "INSERT INTO {s}.chain_head (id, seq, hash) VALUES (1, 0, {genesis})",
+        # Not part of the chain: one row per server session, see ``FLUSH`` below.
+        "CREATE TABLE {s}.flush_marks (backend integer PRIMARY KEY, flushes bigint NOT NULL)",
         """CREATE FUNCTION {s}.refuse_change() RETURNS trigger
         LANGUAGE plpgsql SET search_path = '' AS $body$
         BEGIN
@@ -76,30 +78,35 @@ def create_statements(schema: str) -> list[sql.Composed]:
                 TG_OP, TG_TABLE_NAME;
         END
         $body$""",
+        # One query over the inserted rows (``added``) checks them all: in seq order, each
+        # after the first follows the one before (seq + 1) and links to its hash.
         """CREATE FUNCTION {s}.extend_head() RETURNS trigger
         LANGUAGE plpgsql SET search_path = '' AS $body$
         DECLARE
             lo bigint;
             hi bigint;
             n bigint;
+            linked boolean;
             first_prev text;
             last_hash text;
         BEGIN
-            SELECT min(a.seq), max(a.seq), count(*) INTO lo, hi, n FROM added a;
+            SELECT min(a.seq), max(a.seq), count(*),
+                   bool_and(a.before IS NULL
+                            OR (a.before = a.seq - 1 AND a.before_hash = a.prev_hash)),
+                   min(a.prev_hash) FILTER (WHERE a.before IS NULL),
+                   min(a.hash) FILTER (WHERE a.after IS NULL)
+              INTO lo, hi, n, linked, first_prev, last_hash
+              FROM (SELECT seq, prev_hash, hash,
+                           lag(seq) OVER w AS before, lag(hash) OVER w AS before_hash,
+                           lead(seq) OVER w AS after
+                      FROM added WINDOW w AS (ORDER BY seq)) a;
             IF n = 0 THEN
                 RETURN NULL;
             END IF;
-            IF hi - lo + 1 <> n THEN
-                RAISE EXCEPTION 'ECT ledger entries must have consecutive seq values';
+            IF NOT linked THEN
+                RAISE EXCEPTION
+                    'ECT ledger entries must be consecutive and each link to the one before it';
             END IF;
-            IF EXISTS (
-                SELECT 1 FROM added a JOIN added b ON b.seq = a.seq + 1
-                WHERE b.prev_hash <> a.hash
-            ) THEN
-                RAISE EXCEPTION 'each ECT ledger entry must link to the one before it';
-            END IF;
-            SELECT a.prev_hash INTO first_prev FROM added a WHERE a.seq = lo;
-            SELECT a.hash INTO last_hash FROM added a WHERE a.seq = hi;
             UPDATE {s}.chain_head h SET seq = hi, hash = last_hash
                 WHERE h.id = 1 AND h.seq = lo - 1 AND h.hash = first_prev;
             IF NOT FOUND THEN
@@ -140,6 +147,17 @@ def create_statements(schema: str) -> list[sql.Composed]:
         for part in parts
     ]
 
+
+#: Run after an append has committed asynchronously and released the head lock: a tiny
+#: write committed at the session's own ``synchronous_commit`` level. WAL is flushed in
+#: order, so when this commit is durable the append before it is too, and the fsync
+#: happens outside the lock, shared by concurrent writers (group commit).
+FLUSH = """INSERT INTO {s}.flush_marks AS m (backend, flushes) VALUES (pg_backend_pid(), 1)
+    ON CONFLICT (backend) DO UPDATE SET flushes = m.flushes + 1"""
+
+#: Rows of server sessions that have ended (their process ids may be reused, harmlessly).
+FORGET_ENDED_SESSIONS = """DELETE FROM {s}.flush_marks
+    WHERE backend NOT IN (SELECT pid FROM pg_catalog.pg_stat_activity)"""
 
 #: From version N to N + 1 (index N - 1); none yet. A migration runs under the schema
 #: lock, in the same transaction as the version update, so a crash never half-applies one.

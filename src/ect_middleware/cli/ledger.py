@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ..ledger import Ledger, LedgerEntry, open_ledger, verify_chain
 from ..ledger.snapshot import consistent_view
 from ..tokens.jws import read_payload
+from .ledger_copy import add_copy
 
 DEFAULT_LEDGER = "sqlite:///ect-ledger.db"
 
@@ -49,7 +50,7 @@ def _add_show(actions: _Actions) -> None:
     p.set_defaults(run=_show)
 
 
-ACTIONS: tuple[Callable[[_Actions], None], ...] = (_add_verify, _add_show)
+ACTIONS: tuple[Callable[[_Actions], None], ...] = (_add_verify, _add_show, add_copy)
 
 
 def _add_ledger_option(parser: argparse.ArgumentParser) -> None:

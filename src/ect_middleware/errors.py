@@ -72,6 +72,7 @@ _register(
 )
 _register(403, policy__denied="denied by policy")
 _register(503, ledger__unavailable="audit ledger unavailable")
+_register(503, replay__unavailable="replay cache unavailable")
 
 
 class ECTError(Exception):

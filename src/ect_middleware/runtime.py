@@ -30,11 +30,11 @@ from .tokens.wit import WITVerifier
 from .tokens.wpt import Bindings, mint_wpt
 from .verification import (
     InboundRequest,
-    MemoryReplayCache,
     ReplayCache,
     RequestVerifier,
     check_dag,
 )
+from .verification.replay_open import open_replay_cache
 from .verification.request import ECT_HEADER, WIT_HEADER
 from .verification.store import LedgerTaskStore
 from .watched import WatchedFile
@@ -68,7 +68,7 @@ class Runtime:
         self._trust = WatchedFile(str(settings.trust_bundle), TrustBundle.load, settings.clock)
         self.wits = WITVerifier(self._trust.get, self.limits, self.clock)
         self.ledger = ledger or open_ledger(settings.ledger, clock=self.clock)
-        self.replay = replay or MemoryReplayCache(self.clock)
+        self.replay = replay or open_replay_cache(settings.replay, self.clock)
         self._store = LedgerTaskStore(self.ledger, self.workload_id)
         self.verifier = RequestVerifier(
             workload_id=self.workload_id,

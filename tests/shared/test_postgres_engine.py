@@ -8,6 +8,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -411,3 +412,27 @@ def test_an_import_is_all_or_nothing(pg_ledger: PostgresLedger) -> None:
     assert list(pg_ledger.entries()) == recorded
     with pytest.raises(LedgerError, match=r"not empty \(6 entries\)"):
         pg_ledger.import_chain(recorded)
+
+
+def test_an_exhausted_pool_is_a_ledger_error(schema: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ect_middleware.ledger import postgres
+
+    monkeypatch.setattr(postgres, "POOL_TIMEOUT", 0.3)
+    ledger = PostgresLedger(POSTGRES, schema=schema, pool_max=1)
+    recorded = ledger.append(chain(1))
+    with ledger.snapshot() as view:  # holds the only connection
+        failed: list[BaseException] = []
+        other = threading.Thread(target=lambda: _catch(failed, lambda: ledger.head()))
+        other.start()
+        other.join(10)
+        assert view.head() == (1, recorded[0].hash)
+    assert [str(e) for e in failed] == ["ledger read failed: no database connection within 0.3 s"]
+    assert ledger.head() == (1, recorded[0].hash)  # and it recovers once one is free
+    ledger.close()
+
+
+def _catch(into: list[BaseException], call: Callable[[], object]) -> None:
+    try:
+        call()
+    except BaseException as exc:
+        into.append(exc)

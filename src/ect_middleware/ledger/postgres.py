@@ -16,6 +16,8 @@ Same protocol and behaviour as the SQLite engine; what differs is how each prope
   (``postgres_schema.FLUSH``). WAL is flushed in order, so that commit's flush covers the
   append; concurrent writers share flushes instead of queueing for them. A crash can only
   lose appends that had not returned yet, a suffix of the chain, never a middle entry.
+  (As with any commit, an append that fails after its COMMIT was sent may have been
+  recorded: the ledger then holds more than the caller knows of, never less.)
   (Holding the lock through the flush made 16 writers slower than one on a 2-core VM.)
 - Round trips: an append is two (begin, lock and read the head; insert, commit and
   flush, pipelined), for any number of entries; ``find`` is one indexed query
@@ -338,7 +340,7 @@ class PostgresLedger:
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                          (lock_key(self.schema),))  # fmt: skip
             version = self._stored_version(conn)
-            if version is not None and version == str(SCHEMA_VERSION):
+            if version == str(SCHEMA_VERSION):
                 conn.execute(self._sql.forget_ended_sessions)
             if version is None:
                 if self._has_tables(conn):
@@ -387,12 +389,12 @@ class PostgresLedger:
         (only the server's primary message is kept, never its DETAIL) nor the URL."""
         try:
             yield
-        except psycopg.Error as exc:
-            raise LedgerError(f"ledger {operation} failed: {self._reason(exc)}") from None
-        except PoolTimeout:
+        except PoolTimeout:  # before psycopg.Error, of which it is one
             raise LedgerError(
                 f"ledger {operation} failed: no database connection within {POOL_TIMEOUT:g} s"
             ) from None
+        except psycopg.Error as exc:
+            raise LedgerError(f"ledger {operation} failed: {self._reason(exc)}") from None
 
     def _reason(self, exc: psycopg.Error) -> str:
         """The server's primary message, else the first line of the client's (connection

@@ -3,6 +3,8 @@ background tasks, sync endpoints, handled exceptions, unhandled errors, checkpoi
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -52,6 +54,10 @@ def starlette_app(
     def sync_context(request: Request) -> JSONResponse:  # runs in Starlette's thread pool
         return JSONResponse(describe())
 
+    async def slow(request: Request) -> JSONResponse:
+        await asyncio.sleep(float(request.query_params.get("s", "0.02")))
+        return JSONResponse(describe())
+
     async def stream(request: Request) -> StreamingResponse:
         async def chunks() -> AsyncIterator[bytes]:
             for i in range(3):
@@ -81,6 +87,7 @@ def starlette_app(
         routes=[
             Route("/context", context),
             Route("/sync", sync_context),
+            Route("/slow", slow),
             Route("/stream", stream),
             Route("/background", background),
             Route("/policy", policy, methods=["POST"]),
@@ -101,6 +108,13 @@ def flask_app(settings: Settings) -> Flask:
 
     @app.get("/context")
     def context() -> Any:
+        return jsonify(describe())
+
+    @app.get("/slow")
+    def slow() -> Any:
+        from flask import request
+
+        time.sleep(float(request.args.get("s", "0.02")))
         return jsonify(describe())
 
     @app.get("/stream")

@@ -75,9 +75,7 @@ def test_background_task_sees_the_context(mesh: Mesh, tmp_path: Path) -> None:
     assert seen["task"] == completion["jti"]
 
 
-def test_exception_handler_sees_the_context_and_500_is_recorded(
-    mesh: Mesh, tmp_path: Path
-) -> None:
+def test_exception_handler_sees_the_context_and_500_is_recorded(mesh: Mesh, tmp_path: Path) -> None:
     with open_stack("asgi", _settings(mesh, tmp_path)) as stack:
         handled = _call(mesh, stack.client, stack.base, "/handled")
         boom = _call(mesh, stack.client, stack.base, "/boom")
@@ -134,9 +132,7 @@ def test_100_concurrent_requests_never_see_each_others_context(
     async def send_all() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=100)
         async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-            return await asyncio.gather(
-                *(client.get("/slow", headers=h) for _, h in requests)
-            )
+            return await asyncio.gather(*(client.get("/slow", headers=h) for _, h in requests))
 
     with run(app, port):
         responses = asyncio.run(send_all())

@@ -12,7 +12,12 @@ from flask import Flask, Response, jsonify
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from ect_middleware import (
@@ -93,6 +98,7 @@ def starlette_app(
             Route("/policy", policy, methods=["POST"]),
             Route("/handled", handled),
             Route("/boom", boom),
+            Route("/redirect", lambda r: RedirectResponse(r.query_params["to"], 307)),
         ],
         exception_handlers={Handled: on_handled},
     )

@@ -169,15 +169,12 @@ class Runtime:
             ext=ext,
             policy=policy,
         )
-        unresolved = [p for p in parents if self._store.lookup(p, ctx.workflow_id) is None]
+        # Every parent (verified inbound ECTs, checkpoints, completions received back) was
+        # recorded here before it could become a parent: none is unresolved.
         self.ledger.append(
             [
                 NewEntry.from_claims(
-                    claims,
-                    wit=self.wit,
-                    direction="minted",
-                    recorder=self.workload_id,
-                    unresolved=unresolved,
+                    claims, wit=self.wit, direction="minted", recorder=self.workload_id
                 )
             ]
         )

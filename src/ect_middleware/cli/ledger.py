@@ -17,11 +17,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..config import DEFAULT_LEDGER
 from ..ledger import Ledger, LedgerEntry, open_ledger, verify_chain
 from ..ledger.snapshot import consistent_view
 from ..tokens.jws import read_payload
-
-DEFAULT_LEDGER = "sqlite:///ect-ledger.db"
 
 if TYPE_CHECKING:  # not subscriptable at run time before Python 3.12
     _Actions = argparse._SubParsersAction[argparse.ArgumentParser]

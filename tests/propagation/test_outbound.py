@@ -23,6 +23,7 @@ from ect_middleware import current_context, instrument_app, sent_task_id
 from ect_middleware.ledger import LedgerEntry, open_ledger
 from ect_middleware.propagation.httpx_transport import AsyncECTTransport, ECTTransport
 from ect_middleware.propagation.requests_adapter import instrument_session
+from ect_middleware.tokens.encoding import sha256_b64url
 from ect_middleware.tokens.jws import read_payload
 
 from ..support.apps import starlette_app
@@ -67,7 +68,20 @@ def upstream_app(settings: Any, clients: Clients) -> Starlette:
             report(response.status_code, _json(response), sent_task_id(response.request.headers))
         )
 
-    app = Starlette(routes=[Route("/call-async", call_async), Route("/call-sync", call_sync)])
+    async def post_async(request: Request) -> JSONResponse:
+        """POST ?url= with this request's body, under an action named by ?act=."""
+        assert clients.asynchronous is not None
+        ctx = current_context()
+        assert ctx is not None
+        ctx.exec_act = request.query_params["act"]
+        body = await request.body()
+        response = await clients.asynchronous.post(request.query_params["url"], content=body)
+        return JSONResponse(
+            report(response.status_code, _json(response), sent_task_id(response.request.headers))
+        )
+
+    routes = [Route("/call-async", call_async), Route("/call-sync", call_sync)]
+    app = Starlette(routes=[*routes, Route("/post-async", post_async, methods=["POST"])])
     return instrument_app(app, settings=settings)
 
 
@@ -135,7 +149,7 @@ def world(mesh: Mesh, tmp_path: Path, clients: Clients) -> Iterator[World]:
         "a",
         urls["a"],
         ledger=ledgers["a"],
-        entry_paths=("/call-async", "/call-sync"),
+        entry_paths=("/call-async", "/call-sync", "/post-async"),
         # The echo service is configured as peer c, so calls to it are due tokens.
         peers={urls["b"]: mesh["b"].id, f"{urls['echo']}/peer": mesh["c"].id},
     )
@@ -256,3 +270,18 @@ def test_tokens_set_by_the_application_are_left_alone(mesh: Mesh, tmp_path: Path
     assert seen["workload-proof-token"] == "mine"
     assert "execution-context" not in seen
     assert result["minted"] == []
+
+
+def test_outbound_ect_hashes_the_body_and_names_the_action(mesh: Mesh, tmp_path: Path) -> None:
+    clients = Clients(asynchronous=httpx.AsyncClient(transport=AsyncECTTransport()))
+    payload = b'{"invoice": 42}'
+    with world(mesh, tmp_path, clients) as w:
+        response = httpx.post(
+            f"{w.a}/post-async", params={"url": f"{w.b}/policy", "act": "refund.review"},
+            content=payload, timeout=20,
+        )  # fmt: skip
+        sent = response.json()["sent"]
+        recorded = {e.jti: read_payload(e.ect) or {} for e in w.entries("b")}
+    assert response.status_code == 200
+    assert recorded[sent]["exec_act"] == "refund.review"
+    assert recorded[sent]["inp_hash"] == sha256_b64url(payload)

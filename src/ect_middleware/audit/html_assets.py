@@ -111,9 +111,10 @@ SCRIPT = """
     var w = s.w / scale, h = s.h / scale;
     view({x: bounds.x - (w - bounds.w) / 2, y: bounds.y - (h - bounds.h) / 2, w: w, h: h});
   }
-  function actual() {
+  function actual() {  // real size, around the selected task if there is one
     var s = size(), cx = box.x + box.w / 2, cy = box.y + box.h / 2;
     view({x: cx - s.w / 2, y: cy - s.h / 2, w: s.w, h: s.h});
+    if (selected >= 0) { center(selected); }
   }
   function zoom(factor, cx, cy) {
     var w = box.w * factor, h = box.h * factor;

@@ -9,6 +9,8 @@ import json
 import re
 import time
 
+import pytest
+
 from ect_middleware.audit import build_workflows, to_html
 from ect_middleware.ledger.base import NewEntry
 from ect_middleware.ledger.memory import MemoryLedger
@@ -55,8 +57,11 @@ def test_the_content_security_policy_admits_only_the_pages_own_blocks(agents: Ag
     assert ' style="' not in page
 
 
-def test_one_svg_node_per_task_with_decision_markers(agents: Agents) -> None:
-    flow = build_workflows(agents.entries("a"))[agents.wid]
+@pytest.mark.parametrize("ledgers", [("a",), ("a", "b")], ids=["one-ledger", "merged"])
+def test_one_svg_node_per_task_with_decision_markers(
+    agents: Agents, ledgers: tuple[str, ...]
+) -> None:
+    flow = build_workflows(agents.entries(*ledgers))[agents.wid]
     page = to_html(flow)
     nodes = re.findall(r'<g class="node( [a-z]+)?" data-k="(\d+)" data-jti="([^"]+)"', page)
     tasks = [jti for cls, _, jti in nodes if cls != " unresolved"]
@@ -69,9 +74,13 @@ def test_one_svg_node_per_task_with_decision_markers(agents: Agents) -> None:
     assert {jti: expected.get(t.decision, "other") for jti, t in flow.tasks.items()} == {
         jti: classes[jti] for jti in flow.tasks
     }
-    assert "rejected" in classes.values()
-    assert "approved" in classes.values()
-    assert page.count("\u2717 REJECTED") == 1
+    rejected = sum(t.decision == "rejected" for t in flow.tasks.values())
+    assert page.count("\u2717 REJECTED") == rejected
+    assert page.count("\u2713 APPROVED") == sum(
+        t.decision == "approved" for t in flow.tasks.values()
+    )
+    # a's ledger misses b's rejecting checkpoint (an unresolved parent); the merge has it.
+    assert (rejected, bool(flow.unresolved)) == ((0, True) if ledgers == ("a",) else (1, False))
     data = _data(page)
     assert [t["jti"] for t in data["tasks"]] == [t.jti for t in flow.ordered()]  # type: ignore[index]
     assert [t["claims"] for t in data["tasks"]] == [t.claims for t in flow.ordered()]  # type: ignore[index]

@@ -105,6 +105,8 @@ def test_verify_bundle_usage_errors(agents: Agents, tmp_path: Path) -> None:
     both = ect_cli("ledger", "verify", "--bundle", str(bundle), "--trust-bundle",
                    str(agents.trust_bundle), "--ledger", agents.ledgers["a"])  # fmt: skip
     assert both.returncode == 2
+    empty = write_lines(tmp_path / "empty.jsonl", [""])
+    assert _verify(empty, agents.trust_bundle) == (1, ["bundle FAILED: it holds no entries"])
     missing = ect_cli("ledger", "verify", "--bundle", str(tmp_path / "none.jsonl"),
                       "--trust-bundle", str(agents.trust_bundle))  # fmt: skip
     assert missing.returncode == 2

@@ -106,7 +106,7 @@ class _BundleStore:
         self._by_jti: dict[str, list[TaskRef]] = {}
         for t in tasks:
             self._by_jti.setdefault(t.jti, []).append(TaskRef(t.jti, t.wid, t.iat, t.par))
-        self._admitted: dict[tuple[str, str | None], int] = {}
+        self._admitted: dict[str, dict[str | None, int]] = {}  # jti -> wid -> line
 
     def lookup(self, jti: str, wid: str | None) -> TaskRef | None:
         for ref in self._by_jti.get(jti, ()):
@@ -118,13 +118,14 @@ class _BundleStore:
         return self.admitted_at(jti, wid) is not None
 
     def admitted_at(self, jti: str, wid: str | None) -> int | None:
-        for (known, known_wid), line in self._admitted.items():
-            if known == jti and (wid is None or known_wid == wid):
-                return line
-        return None
+        """The line of the admitted ECT ``jti`` in ``wid`` (any workflow if ``wid`` is None)."""
+        lines = self._admitted.get(jti, {})
+        if wid is None:
+            return min(lines.values(), default=None)
+        return lines.get(wid)
 
     def admit(self, claims: ECTClaims, line: int) -> None:
-        self._admitted.setdefault((claims.jti, claims.wid), line)
+        self._admitted.setdefault(claims.jti, {}).setdefault(claims.wid, line)
 
 
 def reverify(

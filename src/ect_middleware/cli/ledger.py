@@ -179,8 +179,11 @@ def _verify_bundle(args: argparse.Namespace) -> int:
         print(problem)
     if not report.ok:
         found = len(report.problems)
-        print(f"bundle FAILED: {found} {'problem' if found == 1 else 'problems'} "
-              f"in {report.entries} entries")  # fmt: skip
+        if found:
+            plural = "" if found == 1 else "s"
+            print(f"bundle FAILED: {found} problem{plural} in {report.entries} entries")
+        else:
+            print("bundle FAILED: it holds no entries")
         return 1
     unresolved = len(report.unresolved)
     print(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pydot
+import pytest
 
 from ect_middleware.audit import Workflow, build_workflows, to_dot
 from ect_middleware.audit.workflow import short_issuer
@@ -14,6 +15,9 @@ from ect_middleware.ledger.memory import MemoryLedger
 
 from ..support.mesh import Mesh
 from ._support import Agents
+
+# pydot 4 calls pyparsing APIs that pyparsing 3.3 deprecates; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pydot")
 
 
 def _parse(text: str) -> pydot.Dot:

@@ -46,3 +46,11 @@ def test_mermaid_output_is_pinned() -> None:
         "  classDef rejected fill:#fbd5d5,stroke:#c62828\n"
         "  classDef unresolved stroke-dasharray:4 4\n"
     )
+
+
+def test_labels_cannot_carry_markup() -> None:
+    hostile = Task("t", "spiffe://x.example/a", '<img src=x onerror=alert(1)>"]', 0.0, (), {})
+    flow = Workflow("w", {"t": hostile})
+    text = to_mermaid(flow)
+    assert "<img" not in text
+    assert "#lt;img src=x onerror=alert(1)#gt;#quot;]" in text

@@ -109,11 +109,6 @@ class Runtime:
         rejection): no caller, no parents, a workflow of its own."""
         return self._new_context(None, (), None, exec_act, rejection=error)
 
-    def record_rejection(self, ctx: RequestContext, error: ECTError) -> None:
-        """Leave an audit trace of a rejected request: our signed decision, not its tokens."""
-        self.checkpoint_logged(ctx, INBOUND_POLICY, "rejected", code=error.code)
-        self.complete(ctx, error.status)
-
     def complete(self, ctx: RequestContext, status: int) -> list[tuple[str, str]]:
         """Mint and record the request's completion ECT; the headers that return it."""
         if not ctx.claim_completion():
@@ -169,15 +164,12 @@ class Runtime:
             ext=ext,
             policy=policy,
         )
-        unresolved = [p for p in parents if self._store.lookup(p, ctx.workflow_id) is None]
+        # Every parent (verified inbound ECTs, checkpoints, completions received back) was
+        # recorded here before it could become a parent: none is unresolved.
         self.ledger.append(
             [
                 NewEntry.from_claims(
-                    claims,
-                    wit=self.wit,
-                    direction="minted",
-                    recorder=self.workload_id,
-                    unresolved=unresolved,
+                    claims, wit=self.wit, direction="minted", recorder=self.workload_id
                 )
             ]
         )

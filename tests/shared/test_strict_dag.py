@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -74,7 +75,7 @@ def call(mesh: Mesh, caller: str, base: str, ects: list[str]) -> httpx.Response:
     return httpx.get(f"{base}/context", headers=mesh.headers(caller, f"{base}/context", ects))
 
 
-def test_a_delegation_round_trip_in_strict_mode(mesh: Mesh, pg_url: str) -> None:
+def test_a_delegation_round_trip_in_strict_mode(mesh: Mesh, pg_url: str, tmp_path: Path) -> None:
     with agents(mesh, pg_url, pg_url) as at:
         job = {"url": f"{at.b}/delegate", "body": {"url": f"{at.a}/context"}}
         response = httpx.post(f"{at.a}/delegate", json=job, timeout=10)
@@ -96,6 +97,19 @@ def test_a_delegation_round_trip_in_strict_mode(mesh: Mesh, pg_url: str) -> None
     assert received == {mesh["a"].id, mesh["b"].id}
     done = ect_cli("ledger", "verify", "--ledger", pg_url)
     assert (done.returncode, done.stdout) == (0, f"ledger intact: {len(recorded)} entries\n")
+
+    # The audit tools read the shared ledger through the same protocol: one ledger now
+    # holds the whole workflow, both services' records of it.
+    wid = outer["downstream"]["downstream"]["wid"]
+    graph = ect_cli("ledger", "graph", "--ledger", pg_url, "--wid", wid, "--format", "mermaid")
+    assert graph.returncode == 0, graph.stderr
+    assert graph.stdout.startswith("flowchart")
+    bundle = tmp_path / "workflow.jsonl"
+    export = ect_cli("ledger", "export", "--ledger", pg_url, "--wid", wid, "--out", str(bundle))
+    assert export.returncode == 0, export.stderr
+    offline = ect_cli("ledger", "verify", "--bundle", str(bundle), "--trust-bundle",
+                      str(mesh.trust_bundle))  # fmt: skip
+    assert offline.returncode == 0, offline.stdout + offline.stderr
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from ect_middleware.errors import LedgerError
 from ect_middleware.ledger import ChainReport, open_ledger, verify_chain
 from ect_middleware.ledger.base import GENESIS_HASH, seal
 from ect_middleware.ledger.postgres import PostgresLedger
+from ect_middleware.ledger.postgres_schema import GRANTS
 
 from ..ledger._support import PLANNER, WORKER, chain, ect_cli, entry, fixed_clock, workflow
 from ._services import NOWHERE_PORT, POSTGRES, admin, with_options
@@ -436,3 +437,35 @@ def _catch(into: list[BaseException], call: Callable[[], object]) -> None:
         call()
     except BaseException as exc:
         into.append(exc)
+
+
+def test_a_service_role_with_the_documented_grants(schema: str) -> None:
+    """The deployment the schema's docstring advises: the tables belong to another role;
+    the service may append and read, and can neither edit nor switch the triggers off."""
+    role = f"ect_app_{uuid.uuid4().hex[:8]}"
+    owner = PostgresLedger(POSTGRES, schema=schema)
+    owner.append(chain(2))
+    owner.close()
+    with admin() as db:
+        db.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        for grant in GRANTS:
+            db.execute(sql.SQL(grant).format(s=sql.Identifier(schema), r=sql.Identifier(role)))
+    try:
+        url = with_options(POSTGRES.replace("postgres@", f"{role}@"), schema=schema)
+        service = open_ledger(url)
+        assert [e.seq for e in service.append(chain(3))] == [3, 4, 5]
+        assert verify_chain(service.entries(), service.head()) == ChainReport(True, 5)
+        service.close()
+        with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+            for statement, refusal in [
+                ("UPDATE {s}.entries SET ect = 'x'", "permission denied"),
+                ("DELETE FROM {s}.entries", "permission denied"),
+                ("ALTER TABLE {s}.entries DISABLE TRIGGER USER", "must be owner"),
+                ("UPDATE {s}.chain_head SET seq = 1", "only moves when entries are appended"),
+            ]:
+                with pytest.raises(psycopg.Error, match=refusal):
+                    conn.execute(q(schema, statement))
+    finally:
+        with admin() as db:
+            db.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            db.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

@@ -17,8 +17,9 @@ here trusts the writer:
 The database cannot recompute entry hashes (Python's canonical JSON is the reference), so
 a forged but well-linked insert is still possible for whoever may INSERT: ``verify_chain``
 finds it, as it finds everything a superuser does with the triggers disabled. Deploy the
-service under a role that does not own these tables (owners and superusers can disable
-triggers) and grant it only SELECT and INSERT.
+services under a role that does not own these tables (owners and superusers can disable
+triggers), with the privileges in ``GRANTS``: UPDATE on ``chain_head`` is needed to lock
+the row, and safe, since the guard refuses every update but the append path's.
 """
 
 from __future__ import annotations
@@ -158,6 +159,15 @@ FLUSH = """INSERT INTO {s}.flush_marks AS m (backend, flushes) VALUES (pg_backen
 #: Rows of server sessions that have ended (their process ids may be reused, harmlessly).
 FORGET_ENDED_SESSIONS = """DELETE FROM {s}.flush_marks
     WHERE backend NOT IN (SELECT pid FROM pg_catalog.pg_stat_activity)"""
+
+#: What a service role that does not own the schema needs ({s}: schema, {r}: role).
+GRANTS = (
+    "GRANT USAGE ON SCHEMA {s} TO {r}",
+    "GRANT SELECT ON {s}.meta TO {r}",
+    "GRANT SELECT, INSERT ON {s}.entries TO {r}",
+    "GRANT SELECT, UPDATE ON {s}.chain_head TO {r}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.flush_marks TO {r}",
+)
 
 #: From version N to N + 1 (index N - 1); none yet. A migration runs under the schema
 #: lock, in the same transaction as the version update, so a crash never half-applies one.

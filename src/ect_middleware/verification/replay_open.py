@@ -2,6 +2,8 @@
 
 - ``memory://`` (the default): per process. Enough for one process; with several
   replicas or worker processes a token replayed to another one is not recognised.
+- ``sqlite:///relative.db`` or ``sqlite:////abs/path.db``: shared by the worker processes
+  of one host (see ``replay_sqlite``).
 - ``redis://host:6379/0`` or ``rediss://...``: shared by every replica (see
   ``replay_redis``; needs the ``[redis]`` extra).
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 from ..limits import Clock
 from .replay import MemoryReplayCache, ReplayCache
 
-SCHEMES = ("memory://", "redis://", "rediss://")
+SCHEMES = ("memory://", "sqlite://", "redis://", "rediss://")
 
 
 def open_replay_cache(url: str, clock: Clock) -> ReplayCache:
@@ -23,6 +25,13 @@ def open_replay_cache(url: str, clock: Clock) -> ReplayCache:
         if rest:
             raise ValueError("a memory:// replay cache URL takes no host, path or options")
         return MemoryReplayCache(clock)
+    if scheme == "sqlite":
+        from .replay_sqlite import SQLiteReplayCache
+
+        path = rest[1:] if rest.startswith("/") else ""
+        if not path or "?" in path:
+            raise ValueError("a sqlite replay cache URL is sqlite:///path.db (no host, no options)")
+        return SQLiteReplayCache(path, clock)
     if scheme in ("redis", "rediss"):
         try:  # imported here: the base install has no redis client
             from .replay_redis import RedisReplayCache

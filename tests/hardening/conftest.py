@@ -1,0 +1,62 @@
+"""Fixtures of the hardening suites: a mesh whose tokens are minted at ``NOW``, a service
+``b`` whose clock stands at ``NOW`` (tests may move it), and that service behind each of
+the three stacks (uvicorn, in-process WSGI, waitress), started once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from ect_middleware import Settings
+
+from ..support.apps import flask_app
+from ..support.mesh import Mesh
+from ..support.stacks import Stack, open_stack
+from ._hostile import NOW, Forger, MovableClock
+from ._inprocess import Pep3333Transport
+
+STACKS = ("asgi", "wsgi", "waitress")
+#: uvicorn's h11 parser refuses requests whose head exceeds 16 KiB by default; the profile
+#: allows 64 KiB of Execution-Context, so the hostile stack lets the middleware judge.
+H11_MAX_HEAD = 256 * 1024
+
+
+@pytest.fixture(scope="session")
+def hostile_mesh(tmp_path_factory: pytest.TempPathFactory) -> Mesh:
+    return Mesh(tmp_path_factory.mktemp("hostile-identities"), clock=lambda: float(NOW))
+
+
+@pytest.fixture(scope="session")
+def forger(hostile_mesh: Mesh) -> Forger:
+    return Forger(hostile_mesh)
+
+
+@pytest.fixture(scope="session")
+def server_clock() -> MovableClock:
+    return MovableClock(NOW)
+
+
+@pytest.fixture(scope="session", params=STACKS)
+def hostile_stack(
+    request: pytest.FixtureRequest,
+    hostile_mesh: Mesh,
+    server_clock: MovableClock,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """Service ``b`` (partial DAG mode, SQLite ledger) behind one stack, for the session."""
+    kind = str(request.param)
+    ledger = f"sqlite:///{tmp_path_factory.mktemp(f'hostile-{kind}') / 'b.db'}"
+
+    def settings(base: str) -> Settings:
+        return hostile_mesh.settings("b", base, ledger=ledger, clock=server_clock)
+
+    if kind == "wsgi":  # in-process, with header octets and repeated lines as servers pass them
+        base = "http://testserver"
+        transport = Pep3333Transport(flask_app(settings(base)))
+        with httpx.Client(transport=transport, base_url=base) as client:
+            yield Stack(kind, client, settings(base), None)
+        return
+    with open_stack(kind, settings, h11_max_incomplete_event_size=H11_MAX_HEAD) as stack:
+        yield stack

@@ -1,0 +1,124 @@
+"""Hostile requests against the request-level and DAG rules (PROFILE §6): replays, too many
+ECTs, mixed workflows, parents issued after their children and cycle attempts."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from ..support.stacks import Stack
+from ._cases import Case, ids, run_attack
+from ._hostile import NOW, Attack, Forger, Header, malleated
+
+
+def _many(count: int, **claims: object) -> object:
+    def build(f: Forger, url: str) -> list[Header]:
+        wid = str(uuid.uuid4())
+        return f.headers(url, ects=[f.ect(claims={"wid": wid, **claims}) for _ in range(count)])
+
+    return build
+
+
+def _oversized_header(f: Forger, url: str) -> list[Header]:
+    wid = str(uuid.uuid4())
+    ects = [f.ect(claims={"wid": wid, "pad": "x" * 10_000}) for _ in range(5)]
+    assert sum(map(len, ects)) > 64 * 1024
+    return f.headers(url, ects=ects)
+
+
+def _empty_element(f: Forger, url: str) -> list[Header]:
+    wid = str(uuid.uuid4())
+    return f.headers(url, ects=[f.ect(claims={"wid": wid}), "", f.ect(claims={"wid": wid})])
+
+
+def _two_workflows(f: Forger, url: str) -> list[Header]:
+    return f.headers(url, ects=[f.ect(), f.ect()])  # each with a fresh wid
+
+
+def _twice(f: Forger, url: str) -> list[Header]:
+    token = f.ect()
+    return f.headers(url, ects=[token, token])
+
+
+def _replayed(f: Forger, url: str) -> Attack:
+    token = f.ect()
+    return Attack(f.headers(url, ects=[token]), primers=(f.headers(url, ects=[token]),))
+
+
+def _replayed_malleated(f: Forger, url: str) -> Attack:
+    token = f.ect()
+    return Attack(f.headers(url, ects=[malleated(token)]), primers=(f.headers(url, ects=[token]),))
+
+
+def _forwarded_by_c(f: Forger, url: str) -> list[Header]:
+    return f.headers(url, caller="c", ects=[f.ect("a")])
+
+
+def _parent_after_child_inline(f: Forger, url: str) -> list[Header]:
+    wid, parent = str(uuid.uuid4()), str(uuid.uuid4())
+    child = f.ect(claims={"wid": wid, "iat": NOW - 31, "par": [parent]})
+    return f.headers(url, ects=[child, f.ect(claims={"wid": wid, "jti": parent})])
+
+
+def _parent_after_child_recorded(f: Forger, url: str) -> Attack:
+    wid, parent = str(uuid.uuid4()), str(uuid.uuid4())
+    primer = f.headers(url, ects=[f.ect(claims={"wid": wid, "jti": parent})])
+    child = f.ect(claims={"wid": wid, "iat": NOW - 31, "par": [parent]})
+    return Attack(f.headers(url, ects=[child]), primers=(primer,))
+
+
+def _cycle_inline(f: Forger, url: str) -> list[Header]:
+    wid, x, y = (str(uuid.uuid4()) for _ in range(3))
+    one = f.ect(claims={"wid": wid, "jti": x, "par": [y]})
+    two = f.ect(claims={"wid": wid, "jti": y, "par": [x]})
+    return f.headers(url, ects=[one, two])
+
+
+def _cycle_through_ledger(f: Forger, url: str) -> Attack:
+    """P names a not-yet-seen Q as its parent (accepted in partial mode, recorded as
+    unresolved); then Q arrives naming P: Q would be its own ancestor."""
+    wid, p, q = (str(uuid.uuid4()) for _ in range(3))
+    primer = f.headers(url, ects=[f.ect(claims={"wid": wid, "jti": p, "par": [q]})])
+    closing = f.ect(claims={"wid": wid, "jti": q, "par": [p]})
+    return Attack(f.headers(url, ects=[closing]), primers=(primer,))
+
+
+def _long_cycle_through_ledger(f: Forger, url: str) -> Attack:
+    """A chain P1 <- P2 <- ... <- P5 recorded over five requests, P1 naming Q as parent;
+    then Q arrives with P5 as its parent."""
+    wid = str(uuid.uuid4())
+    q, *chain = (str(uuid.uuid4()) for _ in range(6))
+    primers = []
+    parent = q
+    for jti in chain:
+        primers.append(
+            f.headers(url, ects=[f.ect(claims={"wid": wid, "jti": jti, "par": [parent]})])
+        )
+        parent = jti
+    closing = f.ect(claims={"wid": wid, "jti": q, "par": [chain[-1]]})
+    return Attack(f.headers(url, ects=[closing]), primers=tuple(primers))
+
+
+CASES = [
+    Case("33 ECTs", _many(33), "ect.too_many"),
+    Case("Execution-Context over 64 KiB", _oversized_header, "request.headers_too_large"),
+    Case("an empty element between two ECTs", _empty_element, "ect.malformed"),
+    Case("ECTs of two workflows", _two_workflows, "ect.wid_mismatch"),
+    Case("one ECT twice on a request", _twice, "ect.replayed"),
+    Case("ECT replayed with a fresh WPT", _replayed, "ect.replayed"),
+    Case("ECT replayed with a malleated ES256 signature", _replayed_malleated, "ect.replayed"),
+    Case("a's ECT forwarded by c", _forwarded_by_c, "ect.bad_signature"),
+    Case("parent issued after its child, both inline", _parent_after_child_inline,
+         "dag.parent_after_child"),
+    Case("parent issued after its child, parent recorded", _parent_after_child_recorded,
+         "dag.parent_after_child"),
+    Case("cycle between two inline ECTs", _cycle_inline, "dag.cycle"),
+    Case("cycle closed through a recorded ECT", _cycle_through_ledger, "dag.cycle"),
+    Case("cycle closed through five recorded ECTs", _long_cycle_through_ledger, "dag.cycle"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_hostile_dag(hostile_stack: Stack, forger: Forger, case: Case) -> None:
+    run_attack(hostile_stack, forger, case)

@@ -131,6 +131,8 @@ CASES = [
     Case("exp is NaN", _wit(lambda f: f.wit(claims={"exp": float("nan")})),
          "wit.claims_invalid"),
     Case("no exp", _wit(lambda f: f.wit(claims={"exp": DROP})), "wit.claims_invalid"),
+    Case("nbf is a string", _wit(lambda f: f.wit(claims={"nbf": str(NOW)})),
+         "wit.claims_invalid"),
     Case("no cnf", _wit(lambda f: f.wit(claims={"cnf": DROP})), "wit.cnf_invalid"),
     Case("cnf.jwk without alg", _wit(lambda f: f.wit(claims=_cnf(f, alg=None))),
          "wit.cnf_invalid"),

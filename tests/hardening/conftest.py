@@ -5,6 +5,7 @@ the three stacks (uvicorn, in-process WSGI, waitress), started once per session.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -38,19 +39,14 @@ def server_clock() -> MovableClock:
     return MovableClock(NOW)
 
 
-@pytest.fixture(scope="session", params=STACKS)
-def hostile_stack(
-    request: pytest.FixtureRequest,
-    hostile_mesh: Mesh,
-    server_clock: MovableClock,
-    tmp_path_factory: pytest.TempPathFactory,
+@contextmanager
+def open_hostile_stack(
+    kind: str, mesh: Mesh, clock: MovableClock, ledger: str, **overrides: object
 ) -> Iterator[Stack]:
-    """Service ``b`` (partial DAG mode, SQLite ledger) behind one stack, for the session."""
-    kind = str(request.param)
-    ledger = f"sqlite:///{tmp_path_factory.mktemp(f'hostile-{kind}') / 'b.db'}"
+    """Service ``b`` (SQLite ledger ``ledger``, clock ``clock``) behind one stack."""
 
     def settings(base: str) -> Settings:
-        return hostile_mesh.settings("b", base, ledger=ledger, clock=server_clock)
+        return mesh.settings("b", base, ledger=ledger, clock=clock, **overrides)
 
     if kind == "wsgi":  # in-process, with header octets and repeated lines as servers pass them
         base = "http://testserver"
@@ -60,3 +56,28 @@ def hostile_stack(
         return
     with open_stack(kind, settings, h11_max_incomplete_event_size=H11_MAX_HEAD) as stack:
         yield stack
+
+
+@pytest.fixture(scope="session", params=STACKS)
+def hostile_stack(
+    request: pytest.FixtureRequest,
+    hostile_mesh: Mesh,
+    server_clock: MovableClock,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """Service ``b`` (partial DAG mode) behind one stack, for the whole session."""
+    kind = str(request.param)
+    ledger = f"sqlite:///{tmp_path_factory.mktemp(f'hostile-{kind}') / 'b.db'}"
+    with open_hostile_stack(kind, hostile_mesh, server_clock, ledger) as stack:
+        yield stack
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzzers' figures, when any ran."""
+    from ._fuzzing import TALLY
+
+    if TALLY["inputs"]:
+        terminalreporter.write_line(
+            f"hardening fuzz: {TALLY['inputs']} inputs, {TALLY['5xx']} 5xx, "
+            f"{TALLY['accepted mutations']} accepted mutations"
+        )

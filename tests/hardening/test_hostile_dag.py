@@ -3,13 +3,22 @@ ECTs, mixed workflows, parents issued after their children and cycle attempts.""
 
 from __future__ import annotations
 
+import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 
+from ect_middleware.ledger import NewEntry
+from ect_middleware.ledger.sqlite import SQLiteLedger
+from ect_middleware.limits import Limits
+from ect_middleware.tokens.ect import read_claims
+
+from ..support.mesh import Mesh
 from ..support.stacks import Stack
-from ._cases import Case, ids, run_attack
-from ._hostile import NOW, Attack, Forger, Header, malleated
+from ._cases import Case, ids, run_accepted, run_attack
+from ._hostile import NOW, Attack, Forger, Header, MovableClock, forge, jti_of, malleated
+from .conftest import STACKS, open_hostile_stack
 
 
 def _many(count: int, **claims: object) -> object:
@@ -122,3 +131,48 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_hostile_dag(hostile_stack: Stack, forger: Forger, case: Case) -> None:
     run_attack(hostile_stack, forger, case)
+
+
+@pytest.fixture(scope="module")
+def chain_10000(forger: Forger, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """A ledger holding one workflow's chain of 10,000 ECTs received from a, each the
+    parent of the next: (its file, the workflow id, the jti at the tip)."""
+    path = tmp_path_factory.mktemp("chain") / "b.db"
+    ledger = SQLiteLedger(path)
+    wid, parent = str(uuid.uuid4()), None
+    a = forger.mesh["a"]
+    for _ in range(10):
+        batch = []
+        for _ in range(1000):
+            claims = forger.ect_claims(wid=wid, iat=NOW - 100, par=[parent] if parent else [])
+            token = forge({"alg": "ES256", "typ": "wimse-exec+jwt"}, claims, a.key)
+            batch.append(NewEntry.from_claims(
+                read_claims(token, claims, Limits()), wit=a.wit, direction="received",
+                recorder=forger.server,
+            ))  # fmt: skip
+            parent = str(claims["jti"])
+        ledger.append(batch)
+    ledger.close()
+    assert parent is not None
+    return path, wid, parent
+
+
+@pytest.mark.parametrize("kind", STACKS)
+def test_ancestor_chain_of_10001_is_refused(
+    kind: str,
+    chain_10000: tuple[Path, str, str],
+    hostile_mesh: Mesh,
+    forger: Forger,
+    tmp_path: Path,
+) -> None:
+    """Exactly 10,000 ancestors are walked and accepted; one more is refused (rule 4)."""
+    source, wid, tip = chain_10000
+    shutil.copy(source, tmp_path / "b.db")
+    ledger = f"sqlite:///{tmp_path / 'b.db'}"
+    with open_hostile_stack(kind, hostile_mesh, MovableClock(NOW), ledger) as stack:
+        at_limit = forger.ect(claims={"wid": wid, "par": [tip]})
+        run_accepted(stack, forger.headers(stack.url("/context"), ects=[at_limit]))
+        over = forger.ect(claims={"wid": wid, "par": [jti_of(at_limit)]})
+        case = Case("10,001 ancestors", lambda f, u: f.headers(u, ects=[over]),
+                    "dag.ancestor_limit")  # fmt: skip
+        run_attack(stack, forger, case)

@@ -9,7 +9,6 @@ unless ``ECT_FUZZ_RANDOM=1``. See docs/SECURITY.md for the longer run.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from hypothesis import HealthCheck, Phase, settings
 from ect_middleware.ledger import verify_chain
 
 from ..support.mesh import Mesh
+from ._figures import FIGURES
 from ._hostile import NOW, Forger, Header, MovableClock, jti_of
 from ._inprocess import ASGIDriver, Driver, RawHeaders, WSGIDriver
 
@@ -34,9 +34,6 @@ settings.register_profile(
     suppress_health_check=list(HealthCheck),
     print_blob=True,
 )
-
-#: Inputs tried, 5xx seen, mutations accepted: printed at the end of the session.
-TALLY: Counter[str] = Counter()
 
 
 def share(weight: float) -> settings:
@@ -56,10 +53,10 @@ class Target:
     accepted_ects: int = 0
 
     def call(self, headers: Sequence[tuple[bytes, bytes]]) -> tuple[int, bytes]:
-        TALLY["inputs"] += 1
+        FIGURES["fuzz inputs"] += 1
         status, body = self.driver.call("/context", headers)
         if status >= 500:
-            TALLY["5xx"] += 1
+            FIGURES["fuzz 5xx"] += 1
         assert status < 500, body
         assert status in (200, 400), (status, body)
         assert b"eyJ" not in body  # no token echoed
@@ -76,6 +73,7 @@ class Target:
 
 @contextmanager
 def target(kind: str, mesh: Mesh) -> Iterator[Target]:
+    FIGURES.update({"fuzz 5xx": 0, "fuzz accepted mutations": 0})  # reported even when 0
     settings_ = mesh.settings("b", "http://testserver", clock=MovableClock(NOW))
     driver: Driver = WSGIDriver(settings_) if kind == "wsgi" else ASGIDriver(settings_)
     try:

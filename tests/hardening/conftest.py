@@ -73,11 +73,10 @@ def hostile_stack(
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The fuzzers' figures, when any ran."""
-    from ._fuzzing import TALLY
+    """The hardening figures (inputs tried, requests served, faults, entries lost)."""
+    from ._figures import FIGURES
 
-    if TALLY["inputs"]:
+    if FIGURES:
         terminalreporter.write_line(
-            f"hardening fuzz: {TALLY['inputs']} inputs, {TALLY['5xx']} 5xx, "
-            f"{TALLY['accepted mutations']} accepted mutations"
+            "hardening: " + ", ".join(f"{name} {FIGURES[name]}" for name in sorted(FIGURES))
         )

@@ -21,7 +21,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ..support.mesh import Mesh
-from ._fuzzing import TALLY, ects_in, raw, share, target
+from ._figures import FIGURES
+from ._fuzzing import ects_in, raw, share, target
 
 KINDS = ("wit", "wpt", "ect")
 
@@ -127,7 +128,7 @@ def test_mutated_tokens_are_never_accepted(driver: str, hostile_mesh: Mesh) -> N
             status, body = t.call(headers)
             same = equivalent(kind, mutated, original)
             if status == 200 and not same:
-                TALLY["accepted mutations"] += 1
+                FIGURES["fuzz accepted mutations"] += 1
             assert status == (200 if same else 400), (kind, mutations, body)
             if status == 200:
                 t.accepted_ects += len(ects_in(headers))

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from ect_middleware import Settings
+from ect_middleware.limits import Clock
 
 from ..support.apps import flask_app
 from ..support.mesh import Mesh
@@ -40,10 +41,11 @@ def server_clock() -> MovableClock:
 
 
 @contextmanager
-def open_hostile_stack(
-    kind: str, mesh: Mesh, clock: MovableClock, ledger: str, **overrides: object
+def open_stack_b(
+    kind: str, mesh: Mesh, clock: Clock, ledger: str, **overrides: object
 ) -> Iterator[Stack]:
-    """Service ``b`` (SQLite ledger ``ledger``, clock ``clock``) behind one stack."""
+    """Service ``b`` (SQLite ledger ``ledger``, clock ``clock``) behind one stack: uvicorn
+    (``asgi``), in-process WSGI (``wsgi``) or waitress."""
 
     def settings(base: str) -> Settings:
         return mesh.settings("b", base, ledger=ledger, clock=clock, **overrides)
@@ -68,7 +70,7 @@ def hostile_stack(
     """Service ``b`` (partial DAG mode) behind one stack, for the whole session."""
     kind = str(request.param)
     ledger = f"sqlite:///{tmp_path_factory.mktemp(f'hostile-{kind}') / 'b.db'}"
-    with open_hostile_stack(kind, hostile_mesh, server_clock, ledger) as stack:
+    with open_stack_b(kind, hostile_mesh, server_clock, ledger) as stack:
         yield stack
 
 

@@ -18,7 +18,7 @@ from ..support.mesh import Mesh
 from ..support.stacks import Stack
 from ._cases import Case, ids, run_accepted, run_attack
 from ._hostile import NOW, Attack, Forger, Header, MovableClock, forge, jti_of, malleated
-from .conftest import STACKS, open_hostile_stack
+from .conftest import STACKS, open_stack_b
 
 
 def _many(count: int, **claims: object) -> object:
@@ -169,7 +169,7 @@ def test_ancestor_chain_of_10001_is_refused(
     source, wid, tip = chain_10000
     shutil.copy(source, tmp_path / "b.db")
     ledger = f"sqlite:///{tmp_path / 'b.db'}"
-    with open_hostile_stack(kind, hostile_mesh, MovableClock(NOW), ledger) as stack:
+    with open_stack_b(kind, hostile_mesh, MovableClock(NOW), ledger) as stack:
         at_limit = forger.ect(claims={"wid": wid, "par": [tip]})
         run_accepted(stack, forger.headers(stack.url("/context"), ects=[at_limit]))
         over = forger.ect(claims={"wid": wid, "par": [jti_of(at_limit)]})

@@ -60,6 +60,21 @@ def test_an_unusable_file_keeps_the_last_good_value(bundle: Path, garbage: str) 
     assert watched.get() is first  # reported, never raised into a request
 
 
+def test_a_clock_stepped_back_does_not_stop_the_reloads(bundle: Path) -> None:
+    """An NTP step back by an hour must not freeze the trust bundle for an hour."""
+    clock = MovableClock(NOW)
+    watched = WatchedFile(str(bundle), TrustBundle.load, clock)
+    first = watched.get()
+    clock.now -= 3600
+    full = json.loads(bundle.read_text())
+    domain = next(iter(full))
+    replace(bundle, json.dumps({domain: full[domain]}))
+    clock.now += 2
+    reloaded = watched.get()
+    assert reloaded is not first
+    assert set(reloaded.domains) == {domain}
+
+
 def test_a_broken_file_at_startup_is_a_configuration_error(tmp_path: Path) -> None:
     path = tmp_path / "bundle.json"
     path.write_text("[" * 100_000)

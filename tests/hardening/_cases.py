@@ -39,7 +39,9 @@ def ids(cases: Sequence[Case]) -> list[str]:
 
 def send(stack: Stack, headers: Sequence[Header], path: str = PATH) -> httpx.Response:
     """Send ``headers`` as they are: octets as given, repeated names as repeated lines."""
-    pairs = [(k, v.encode("latin-1") if isinstance(v, str) else v) for k, v in headers]
+    pairs = [
+        (k.encode("latin-1"), v.encode("latin-1") if isinstance(v, str) else v) for k, v in headers
+    ]
     return stack.client.get(path, headers=pairs)
 
 

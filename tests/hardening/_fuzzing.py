@@ -22,6 +22,8 @@ from ._figures import FIGURES
 from ._hostile import NOW, Forger, Header, MovableClock, jti_of
 from ._inprocess import ASGIDriver, Driver, RawHeaders, WSGIDriver
 
+__all__ = ["EXAMPLES", "FIGURES", "RawHeaders", "Target", "ects_in", "raw", "share", "target"]
+
 EXAMPLES = int(os.environ.get("ECT_FUZZ_EXAMPLES", "20000"))
 RANDOM = os.environ.get("ECT_FUZZ_RANDOM", "") not in ("", "0")
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from starlette.types import Message
 
 from ect_middleware import ECTMiddleware, ECTWSGIMiddleware, Settings
 from ect_middleware.runtime import Runtime
@@ -152,12 +153,12 @@ class ASGIDriver:
             "server": ("testserver", 80),
             "client": ("127.0.0.1", 50000),
         }
-        sent: list[dict[str, Any]] = []
+        sent: list[Message] = []
 
-        async def receive() -> dict[str, Any]:
+        async def receive() -> Message:
             return {"type": "http.request", "body": b"", "more_body": False}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: Message) -> None:
             sent.append(message)
 
         await self.middleware(scope, receive, send)

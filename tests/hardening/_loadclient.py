@@ -69,7 +69,7 @@ def run_thread(
         record: dict[str, Any] = {"sent": ect.jti, "wid": wid}
         try:
             if conn is None:
-                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+                conn = http.client.HTTPConnection(parts.netloc, timeout=60)
             conn.request("GET", parts.path, headers=headers)
             response = conn.getresponse()
             body = response.read()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -206,9 +207,11 @@ def acceptable(
     )
 
 
-def _time(value: object, rule: Any) -> bool:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return ok and math.isfinite(value) and 0 <= value < 2**53 and bool(rule(value))  # type: ignore[arg-type]
+def _time(value: object, rule: Callable[[float], bool]) -> bool:
+    """A NumericDate (a finite JSON number, not a boolean) that satisfies ``rule``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and 0 <= value < 2**53 and rule(value)
 
 
 def _nbf(claims: dict[str, Any]) -> bool:

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ..support.mesh import Mesh
-from ._fuzzing import RawHeaders, ects_in, raw, share, target
+from ._fuzzing import ects_in, raw, share, target
 
 NAMES = {
     "wit": b"Workload-Identity-Token",
@@ -63,7 +63,7 @@ def test_hostile_header_values(driver: str, hostile_mesh: Mesh) -> None:
             ect = f.ect(t.caller)
             sent = raw(f.headers(t.url, caller=t.caller, ects=[ect]))
             valid = {kind: value for kind, (_, value) in zip(NAMES, sent, strict=True)}
-            headers: RawHeaders = []
+            headers: list[tuple[bytes, bytes]] = []
             for kind, (choice, value) in plan.items():
                 name = NAMES[kind]
                 if choice in ("valid", "twice", "valid+hostile"):

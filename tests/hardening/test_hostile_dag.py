@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from ._hostile import NOW, Attack, Forger, Header, MovableClock, forge, jti_of, 
 from .conftest import STACKS, open_stack_b
 
 
-def _many(count: int, **claims: object) -> object:
+def _many(count: int, **claims: object) -> Callable[[Forger, str], list[Header]]:
     def build(f: Forger, url: str) -> list[Header]:
         wid = str(uuid.uuid4())
         return f.headers(url, ects=[f.ect(claims={"wid": wid, **claims}) for _ in range(count)])

@@ -7,6 +7,8 @@ signed rejection record (see ``_cases.run_attack``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from ..support.stacks import Stack
@@ -23,7 +25,7 @@ from ._hostile import (
 )
 
 
-def _wit(make):  # type: ignore[no-untyped-def]
+def _wit(make: Callable[[Forger], str | bytes]) -> Callable[[Forger, str], list[Header]]:
     """Case builder: a request by a whose WIT is ``make(forger)`` (WPT bound to it)."""
 
     def build(f: Forger, url: str) -> list[Header]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
+from structlog.testing import capture_logs
 
 from ect_middleware.errors import CODES
 from ect_middleware.ledger import LedgerEntry, open_ledger, verify_chain
@@ -73,9 +74,13 @@ def run_attack(stack: Stack, forger: Forger, case: Case) -> None:
         assert primed.status_code == 200, primed.text
     before = ledger_now(stack)
 
-    response = send(stack, attack.headers)
+    with capture_logs() as logs:
+        response = send(stack, attack.headers)
 
     assert response.status_code == case.status, response.text
+    rejected = [e for e in logs if e["event"] == "ect.request_rejected"]
+    assert [e["code"] for e in rejected] == [case.code]
+    assert "eyJ" not in repr(logs)  # no token (or JOSE header) logged
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert (problem["code"], problem["status"]) == (case.code, case.status)

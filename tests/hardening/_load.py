@@ -208,6 +208,18 @@ def start_clients(
     return Clients(started, outputs)
 
 
+def server_logs_are_clean(folder: Path) -> int:
+    """Every server log of ``folder`` holds no token (a JWS starts ``eyJ``) and no
+    traceback; returns how many lines were read."""
+    lines = 0
+    for log in sorted(folder.glob("server-*.log")):
+        text = log.read_text(errors="replace")
+        assert "eyJ" not in text, f"a token in {log.name}"
+        assert "Traceback" not in text, f"an unhandled exception in {log.name}"
+        lines += text.count("\n")
+    return lines
+
+
 def ledger_entries(path: Path) -> list[LedgerEntry]:
     """Every entry of the ledger file, after checking that its chain verifies."""
     ledger = open_ledger(f"sqlite:///{path}", create=False)

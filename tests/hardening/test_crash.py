@@ -21,7 +21,16 @@ from pathlib import Path
 from ect_middleware.devkit import create_dev_identities
 
 from ._figures import FIGURES
-from ._load import A, B, C, Server, ledger_entries, ledger_head, start_clients
+from ._load import (
+    A,
+    B,
+    C,
+    Server,
+    ledger_entries,
+    ledger_head,
+    server_logs_are_clean,
+    start_clients,
+)
 
 REQUESTS = int(os.environ.get("ECT_CRASH_REQUESTS", "1600"))
 #: (what to kill, when: the fraction of the expected ledger entries written)
@@ -71,6 +80,7 @@ def test_kill_9_under_load_loses_nothing(tmp_path: Path) -> None:
         or r["completion"] not in minted
         or r["minted"][0] not in minted
     ]
+    assert server_logs_are_clean(tmp_path) >= len(answered)
     FIGURES["crash requests answered"] += len(answered)
     FIGURES["crash requests cut by a kill"] += len(cut)
     FIGURES["crash connections refused while down"] += len(refused)

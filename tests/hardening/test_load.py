@@ -16,7 +16,7 @@ from pathlib import Path
 from ect_middleware.devkit import create_dev_identities
 
 from ._figures import FIGURES
-from ._load import A, B, C, Server, ledger_entries, running, start_clients
+from ._load import A, B, C, Server, ledger_entries, running, server_logs_are_clean, start_clients
 
 REQUESTS = int(os.environ.get("ECT_LOAD_REQUESTS", "3200"))
 
@@ -53,6 +53,7 @@ def test_two_workers_eight_clients_share_one_ledger(tmp_path: Path) -> None:
     chained = [e for e in received.values() if e.par]
     assert chained
     assert all(e.unresolved == () for e in chained)
+    assert server_logs_are_clean(tmp_path) >= len(records)  # logged, never a token
     FIGURES["load requests"] += len(records)
     FIGURES["load ledger entries"] += len(entries)
     FIGURES["load requests/s"] = round(len(records) / elapsed)

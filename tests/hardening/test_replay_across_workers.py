@@ -35,12 +35,14 @@ def test_a_replayed_wpt_is_refused_by_the_other_worker(tmp_path: Path) -> None:
         url = server.base + "/work"
         wpt = mint_wpt(key, wit, url, Bindings(), lifetime=60, clock=time.time)
         headers = {"Workload-Identity-Token": wit, "Workload-Proof-Token": wpt}
-        accepted_by = []
-        for _ in range(24):  # a new connection each time: the kernel spreads them
+        accepted_by: list[int] = []
+        for _ in range(100):  # a new connection each time: the workers share them out
             with httpx.Client(timeout=10) as client:
                 response = client.get(url, headers=headers)
             if response.status_code == 200:
                 accepted_by.append(response.json()["pid"])
+                if len(accepted_by) > 1:
+                    break
             else:
                 assert response.json()["code"] == "wpt.replayed"
     assert len(accepted_by) == 1, f"accepted {len(accepted_by)} times, by {set(accepted_by)}"

@@ -47,7 +47,9 @@ def mutate(token: bytes, rnd: random.Random, donors: Sequence[bytes]) -> tuple[b
 
 
 def apply(token: bytes, name: str, i: int, j: int, data: bytes, donors: Sequence[bytes]) -> bytes:
-    n = max(len(token), 1)
+    if not token:  # truncated to nothing by an earlier mutation: nothing left to alter
+        return data
+    n = len(token)
     at = i % (n + 1)
     segments = token.split(b".")
     s = i % len(segments)

@@ -88,9 +88,8 @@ def _check_ancestry(
 
     Their ancestors are walked once, together, with one lookup each and no more than
     ``limit`` of them: per request, not per ECT, so that 32 ECTs naming the tip of one
-    deep chain cost one walk, not 32. The recorded DAG has no cycle (every task passed this
-    check when it was recorded), so a cycle must run through one of these ECTs; it is looked
-    for in the parents just read, in memory.
+    deep chain cost one walk, not 32. Whether an ECT is its own ancestor is then answered
+    in memory, from the parents just read, and only for an ECT the walk came across.
     """
     parents: dict[str, tuple[str, ...]] = {}
     queue = deque(p for ect in ects for p in ect.par)
@@ -103,7 +102,7 @@ def _check_ancestry(
         if len(parents) > limit:
             raise ECTError("dag.ancestor_limit", f"more than {limit} ancestors")
         queue.extend(parents[jti])
-    for ect in ects:  # only an ECT the walk came across can be its own ancestor
+    for ect in ects:
         if ect.jti in parents and _reaches(ect.par, ect.jti, parents):
             raise ECTError("dag.cycle", "the ECT is its own ancestor")
 

@@ -24,7 +24,8 @@ import httpx
 from ect_middleware.devkit import DevIdentities
 from ect_middleware.ledger import LedgerEntry, open_ledger, verify_chain
 
-from ..support.servers import free_port
+from ..support.servers import free_port, uvicorn_server
+from .loadapp import sink_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
@@ -39,10 +40,22 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, **extra}
 
 
-class Server:
-    """``uvicorn --workers 2 --factory tests.hardening.loadapp:create_app`` as service b."""
+@contextmanager
+def sink() -> Iterator[str]:
+    """The peer every request of the service calls: a uvicorn in a thread of this process,
+    apart from the service so that killing the service never kills the peer."""
+    port = free_port()
+    with uvicorn_server(sink_app(), port) as base:
+        yield base + "/sink"
 
-    def __init__(self, identities: DevIdentities, ledger: Path, folder: Path) -> None:
+
+class Server:
+    """``uvicorn --workers 2 --factory tests.hardening.loadapp:create_app`` as service b,
+    whose requests each call the peer at ``sink_url``."""
+
+    def __init__(
+        self, identities: DevIdentities, ledger: Path, folder: Path, sink_url: str
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.folder = folder
@@ -53,10 +66,10 @@ class Server:
             ECT_WIT_FILE=str(b.wit_file),
             ECT_TRUST_BUNDLE=str(identities.trust_bundle),
             ECT_AUDIENCE=self.base,
-            ECT_PEERS=json.dumps({self.base + "/sink": C}),
-            ECT_EXCLUDE_PATHS="/sink",
+            ECT_PEERS=json.dumps({sink_url: C}),
+            ECT_EXCLUDE_PATHS="/health",
             ECT_LEDGER=f"sqlite:///{ledger}",
-            ECT_LOAD_SINK=self.base + "/sink",
+            ECT_LOAD_SINK=sink_url,
         )
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -82,7 +95,7 @@ class Server:
             assert self.process.poll() is None, "the server exited; see " + str(self.folder)
             if len(self.workers()) == 2:
                 try:
-                    if httpx.get(self.base + "/sink", timeout=1).status_code == 200:
+                    if httpx.get(self.base + "/health", timeout=1).status_code == 200:
                         return
                 except httpx.HTTPError:
                     pass

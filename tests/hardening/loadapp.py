@@ -1,10 +1,10 @@
 """The service the load and crash tests run under ``uvicorn --workers 2 --factory``.
 
 ``create_app()`` reads the ECT_* environment like any deployment, plus ``ECT_LOAD_SINK``:
-the URL that ``GET /work`` calls through ``AsyncECTTransport`` for every request, so each
-request also mints, records and sends an outbound ECT and WPT. The sink (``GET /sink``, in
-ECT_EXCLUDE_PATHS) answers without looking at them: it stands for a peer that returns no
-completion ECT.
+the URL of a peer (a separate server, see ``_load.sink``) that ``GET /work`` calls through
+``AsyncECTTransport`` for every request, so each request also mints, records and sends an
+outbound ECT and WPT. The peer answers without looking at them and returns no completion
+ECT. ``GET /health`` (in ECT_EXCLUDE_PATHS) tells that a worker is up.
 """
 
 from __future__ import annotations
@@ -38,8 +38,17 @@ def create_app() -> Starlette:
             }
         )
 
-    async def sink_handler(request: Request) -> PlainTextResponse:
+    async def health(request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
-    app = Starlette(routes=[Route("/work", work), Route("/sink", sink_handler)])
+    app = Starlette(routes=[Route("/work", work), Route("/health", health)])
     return instrument_app(app)
+
+
+def sink_app() -> Starlette:
+    """The peer: answers 200 to anything, carries no middleware."""
+
+    async def sink(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/sink", sink)])

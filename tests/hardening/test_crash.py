@@ -29,6 +29,7 @@ from ._load import (
     ledger_entries,
     ledger_head,
     server_logs_are_clean,
+    sink,
     start_clients,
 )
 
@@ -42,24 +43,25 @@ def test_kill_9_under_load_loses_nothing(tmp_path: Path) -> None:
         tmp_path / "ids", [A, B, C], algorithms={"spiffe://org-b.example": "EdDSA"}
     )
     ledger = tmp_path / "ledger.db"
-    server = Server(ids, ledger, tmp_path)
-    server.start()
-    clients = start_clients(ids, server, tmp_path, total=REQUESTS)
-    injected = []
-    try:
-        for what, at in FAULTS:
-            wait_for_entries(ledger, int(3 * REQUESTS * at))
-            if what == "worker":
-                server.kill_worker()
-            else:
-                server.kill()
-                time.sleep(0.5)  # the clients meet a closed port for a moment
-                server.start()
-            injected.append(what)
-        clients.wait(timeout=900)
-    finally:
-        clients.terminate()
-        server.stop()
+    with sink() as peer:
+        server = Server(ids, ledger, tmp_path, peer)
+        server.start()
+        clients = start_clients(ids, server, tmp_path, total=REQUESTS)
+        injected = []
+        try:
+            for what, at in FAULTS:
+                wait_for_entries(ledger, int(3 * REQUESTS * at))
+                if what == "worker":
+                    server.kill_worker()
+                else:
+                    server.kill()
+                    time.sleep(0.5)  # the clients meet a closed port for a moment
+                    server.start()
+                injected.append(what)
+            clients.wait(timeout=900)
+        finally:
+            clients.terminate()
+            server.stop()
     records = clients.records()
 
     answered = [r for r in records if r["status"] == 200]

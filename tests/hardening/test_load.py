@@ -16,7 +16,17 @@ from pathlib import Path
 from ect_middleware.devkit import create_dev_identities
 
 from ._figures import FIGURES
-from ._load import A, B, C, Server, ledger_entries, running, server_logs_are_clean, start_clients
+from ._load import (
+    A,
+    B,
+    C,
+    Server,
+    ledger_entries,
+    running,
+    server_logs_are_clean,
+    sink,
+    start_clients,
+)
 
 REQUESTS = int(os.environ.get("ECT_LOAD_REQUESTS", "3200"))
 
@@ -26,8 +36,7 @@ def test_two_workers_eight_clients_share_one_ledger(tmp_path: Path) -> None:
         tmp_path / "ids", [A, B, C], algorithms={"spiffe://org-b.example": "EdDSA"}
     )
     ledger = tmp_path / "ledger.db"
-    server = Server(ids, ledger, tmp_path)
-    with running(server):
+    with sink() as peer, running(Server(ids, ledger, tmp_path, peer)) as server:
         started = time.monotonic()
         clients = start_clients(ids, server, tmp_path, total=REQUESTS)
         try:

@@ -21,7 +21,7 @@ from ect_middleware.devkit import create_dev_identities
 from ect_middleware.tokens.keys import load_signing_key
 from ect_middleware.tokens.wpt import Bindings, mint_wpt
 
-from ._load import A, B, C, Server, running
+from ._load import A, B, C, Server, running, sink
 
 
 @pytest.mark.xfail(strict=True, reason="the WPT replay cache is per worker process")
@@ -31,7 +31,7 @@ def test_a_replayed_wpt_is_refused_by_the_other_worker(tmp_path: Path) -> None:
     )
     a = ids.workloads[A]
     key, wit = load_signing_key(a.key_file), a.wit_file.read_text().strip()
-    with running(Server(ids, tmp_path / "ledger.db", tmp_path)) as server:
+    with sink() as peer, running(Server(ids, tmp_path / "ledger.db", tmp_path, peer)) as server:
         url = server.base + "/work"
         wpt = mint_wpt(key, wit, url, Bindings(), lifetime=60, clock=time.time)
         headers = {"Workload-Identity-Token": wit, "Workload-Proof-Token": wpt}

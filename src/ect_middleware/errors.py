@@ -32,6 +32,7 @@ for _kind, _name in (("wit", "WIT"), ("wpt", "WPT"), ("ect", "ECT")):
             f"{_kind}__header_forbidden": f"{_name} carries a forbidden JOSE header",
             f"{_kind}__bad_signature": f"{_name} signature invalid",
             f"{_kind}__expired": f"{_name} expired",
+            f"{_kind}__not_yet_valid": f"{_name} not valid yet (nbf)",
             f"{_kind}__claims_invalid": f"{_name} claims missing or ill-typed",
         },
     )

@@ -37,15 +37,21 @@ class WatchedFile(Generic[T]):
 
     def get(self) -> T:
         now = self._clock()
-        if now - self._checked < self._interval:
+        if self._fresh(now):
             return self._value
         with self._lock:
-            if now - self._checked >= self._interval:
+            if not self._fresh(now):
                 self._checked = now
                 stamp = self._stat()
                 if stamp != self._stamp:
                     self._reload(stamp)
         return self._value
+
+    def _fresh(self, now: float) -> bool:
+        """Checked less than ``interval`` ago. A wall clock stepped back (NTP) makes the
+        last check look like it is in the future: that is due too, not fresh for as long
+        as the step."""
+        return 0 <= now - self._checked < self._interval
 
     def _reload(self, stamp: tuple[int, int, int] | None) -> None:
         try:

@@ -32,8 +32,11 @@ def _wait_listening(port: int, timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def uvicorn_server(app: Any, port: int) -> Iterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+def uvicorn_server(app: Any, port: int, **options: Any) -> Iterator[str]:
+    """``options`` go to ``uvicorn.Config`` (e.g. ``h11_max_incomplete_event_size``)."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -56,13 +59,13 @@ def waitress_server(app: Any, port: int) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        # waitress's loop runs until no channel is left, idle keep-alive ones included: close
-        # them all, in the loop's own thread (the trigger runs the callable there).
+        # waitress's loop runs until no channel is left: close them all, the idle keep-alive
+        # ones too, in the loop's own thread (closing a socket another thread is polling
+        # makes that poll fail with EBADF).
         def close_all() -> None:
+            server.close()
             for channel in list(server._map.values()):
-                if channel is not server.trigger:
-                    channel.close()
-            server.trigger.close()
+                channel.close()
 
         server.trigger.pull_trigger(close_all)
         thread.join(10)

@@ -1,5 +1,5 @@
 """The same tests through both middlewares: the ASGI app under a real uvicorn on loopback,
-the WSGI app in-process through httpx's WSGI transport."""
+the WSGI app in-process through httpx's WSGI transport, or under a real waitress."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ect_middleware import Settings
 from ect_middleware.ledger import LedgerEntry, open_ledger
 
 from .apps import flask_app, starlette_app
-from .servers import free_port, uvicorn_server
+from .servers import free_port, uvicorn_server, waitress_server
 
 
 class Stack:
@@ -37,15 +37,34 @@ class Stack:
 
 
 @contextmanager
-def open_stack(kind: str, make_settings: Callable[[str], Settings]) -> Iterator[Stack]:
-    """``make_settings(base_url)`` configures the service for the URL it is reached at."""
+def open_stack(
+    kind: str, make_settings: Callable[[str], Settings], **server_options: Any
+) -> Iterator[Stack]:
+    """``make_settings(base_url)`` configures the service for the URL it is reached at.
+
+    ``kind``: ``asgi`` (Starlette under uvicorn; ``server_options`` go to uvicorn's Config),
+    ``wsgi`` (Flask in-process) or ``waitress`` (Flask under waitress, which joins repeated
+    header lines with ", " as WSGI servers do).
+    """
     if kind == "asgi":
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         settings = make_settings(base)
         app, seen = starlette_app(settings)
-        with uvicorn_server(app, port), httpx.Client(base_url=base, timeout=10) as client:
+        with (
+            uvicorn_server(app, port, **server_options),
+            httpx.Client(base_url=base, timeout=10) as client,
+        ):
             yield Stack(kind, client, settings, seen)
+    elif kind == "waitress":
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        settings = make_settings(base)
+        with (
+            waitress_server(flask_app(settings), port),
+            httpx.Client(base_url=base, timeout=10) as client,
+        ):
+            yield Stack(kind, client, settings, None)
     else:
         base = "http://testserver"
         settings = make_settings(base)

@@ -36,6 +36,12 @@ def optional_string(
     return string(claims, name, kind, max_len=max_len)
 
 
+def not_before(claims: Mapping[str, Any], kind: TokenKind, now: float, leeway: float) -> None:
+    """RFC 7519 §4.1.5: a token must not be accepted before its ``nbf``, when it has one."""
+    if "nbf" in claims and numeric_date(claims, "nbf", kind) > now + leeway:
+        raise kind.error("not_yet_valid", "nbf is in the future")
+
+
 def numeric_date(claims: Mapping[str, Any], name: str, kind: TokenKind) -> float:
     value = claims.get(name)
     # bool is an int in Python; a NumericDate is a JSON number, never true/false.

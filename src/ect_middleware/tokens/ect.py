@@ -108,6 +108,7 @@ def verify_ect(
         raise ECT.error("expired", "ECT has expired")
     if claims.iat > now + limits.leeway:
         raise ECT.error("issued_in_future", "iat is in the future")
+    c.not_before(claims.claims, ECT, now, limits.leeway)
     return claims
 
 

@@ -41,7 +41,7 @@ class TrustBundle:
             data = json.loads(Path(path).read_bytes())
         except OSError as exc:
             raise ConfigurationError(f"cannot read trust bundle {path}: {exc.strerror}") from None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
             raise ConfigurationError(f"trust bundle {path} is not JSON") from None
         return cls.from_json(data)
 

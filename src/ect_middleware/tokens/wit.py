@@ -114,6 +114,7 @@ class WITVerifier:
         exp = c.numeric_date(body, "exp", WIT)
         if now >= exp + self._limits.leeway:
             raise WIT.error("expired", "WIT has expired")
+        c.not_before(body, WIT, now, self._limits.leeway)
         sub = body.get("sub")
         if not is_workload_id(sub):
             raise WIT.error("invalid_sub", "sub is not a valid workload identifier")

@@ -89,6 +89,7 @@ def verify_wpt(
         raise WPT.error("expired", "WPT has expired")
     if exp > now + limits.wpt_max_lifetime + limits.leeway:
         raise WPT.error("lifetime_exceeded", "exp is too far in the future")
+    c.not_before(body, WPT, now, limits.leeway)
     jti = c.string(body, "jti", WPT, max_len=256)
     if c.string(body, "wth", WPT) != wit.wth:
         raise WPT.error("wth_mismatch", "wth does not match the WIT")

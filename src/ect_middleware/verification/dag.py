@@ -2,7 +2,8 @@
 arrived inline on the same request.
 
 Only ancestors are ever visited, one indexed lookup each, and never more than
-``Limits.max_ancestors`` of them: a workflow is never loaded whole to check one ECT.
+``Limits.max_ancestors`` of them per request (the ECTs of a request are walked together):
+a workflow is never loaded whole to check one ECT.
 """
 
 from __future__ import annotations
@@ -74,24 +75,46 @@ def check_dag(
                 raise ECTError("dag.parent_after_child", "a parent was issued after its child")
         if missing and mode == "strict":
             raise ECTError("dag.parent_unknown", "a parent is not in the ECT store")
-        _walk_ancestors(ect, overlay, limits.max_ancestors)
         unresolved[ect.jti] = tuple(missing)
+    for wid in dict.fromkeys(e.wid for e in ects):
+        _check_ancestry([e for e in ects if e.wid == wid], wid, overlay, limits.max_ancestors)
     return unresolved
 
 
-def _walk_ancestors(ect: ECTClaims, store: _Overlay, limit: int) -> None:
-    """Rule 4: no ancestor of ``ect`` is ``ect`` itself; give up past ``limit`` ancestors."""
-    queue = deque(ect.par)
-    visited: set[str] = set()
+def _check_ancestry(
+    ects: Sequence[ECTClaims], wid: str | None, store: _Overlay, limit: int
+) -> None:
+    """Rule 4 for the ECTs of one request (of one ``wid``): none is its own ancestor.
+
+    Their ancestors are walked once, together, with one lookup each and no more than
+    ``limit`` of them: per request, not per ECT, so that 32 ECTs naming the tip of one
+    deep chain cost one walk, not 32. Whether an ECT is its own ancestor is then answered
+    in memory, from the parents just read, and only for an ECT the walk came across.
+    """
+    parents: dict[str, tuple[str, ...]] = {}
+    queue = deque(p for ect in ects for p in ect.par)
     while queue:
         jti = queue.popleft()
-        if jti == ect.jti:
-            raise ECTError("dag.cycle", "the ECT is its own ancestor")
-        if jti in visited:
+        if jti in parents:
             continue
-        visited.add(jti)
-        if len(visited) > limit:
+        task = store.lookup(jti, wid)
+        parents[jti] = task.par if task is not None else ()
+        if len(parents) > limit:
             raise ECTError("dag.ancestor_limit", f"more than {limit} ancestors")
-        task = store.lookup(jti, ect.wid)
-        if task is not None:
-            queue.extend(task.par)
+        queue.extend(parents[jti])
+    for ect in ects:
+        if ect.jti in parents and _reaches(ect.par, ect.jti, parents):
+            raise ECTError("dag.cycle", "the ECT is its own ancestor")
+
+
+def _reaches(start: Sequence[str], target: str, parents: Mapping[str, Sequence[str]]) -> bool:
+    """Whether ``target`` is an ancestor of the tasks ``start`` in ``parents``."""
+    queue, seen = deque(start), set()
+    while queue:
+        jti = queue.popleft()
+        if jti == target:
+            return True
+        if jti not in seen:
+            seen.add(jti)
+            queue.extend(parents.get(jti, ()))
+    return False

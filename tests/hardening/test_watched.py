@@ -1,0 +1,82 @@
+"""``WatchedFile`` (the trust bundle and the service's WIT, re-read when they change) under
+the conditions a rotation meets: a file caught half-written, a file that turns into
+something unusable, and a wall clock that is stepped back."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ect_middleware.errors import ConfigurationError
+from ect_middleware.tokens.trust import TrustBundle
+from ect_middleware.watched import WatchedFile
+
+from ..support.mesh import Mesh
+from ._hostile import NOW, MovableClock
+
+
+@pytest.fixture
+def bundle(hostile_mesh: Mesh, tmp_path: Path) -> Path:
+    path = tmp_path / "bundle.json"
+    path.write_bytes(hostile_mesh.trust_bundle.read_bytes())
+    return path
+
+
+def replace(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def test_a_half_written_file_keeps_the_last_good_value(bundle: Path) -> None:
+    clock = MovableClock(NOW)
+    watched = WatchedFile(str(bundle), TrustBundle.load, clock)
+    first = watched.get()
+    full = json.loads(bundle.read_text())
+    domain = next(iter(full))
+    only_one = json.dumps({domain: full[domain]})
+    bundle.write_text(only_one[: len(only_one) // 2])  # caught mid-write
+    clock.now += 2
+    assert watched.get() is first
+    bundle.write_text(only_one)  # the write completes
+    clock.now += 2
+    assert set(watched.get().domains) == {domain}
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["", "[]", '{"x": 1}', "[" * 100_000, "\udcff"],
+    ids=["empty", "an array", "a bad domain", "nested 100,000 deep", "not UTF-8"],
+)
+def test_an_unusable_file_keeps_the_last_good_value(bundle: Path, garbage: str) -> None:
+    clock = MovableClock(NOW)
+    watched = WatchedFile(str(bundle), TrustBundle.load, clock)
+    first = watched.get()
+    bundle.write_bytes(garbage.encode("utf-8", "surrogateescape"))
+    clock.now += 2
+    assert watched.get() is first  # reported, never raised into a request
+
+
+def test_a_clock_stepped_back_does_not_stop_the_reloads(bundle: Path) -> None:
+    """An NTP step back by an hour must not freeze the trust bundle for an hour."""
+    clock = MovableClock(NOW)
+    watched = WatchedFile(str(bundle), TrustBundle.load, clock)
+    first = watched.get()
+    clock.now -= 3600
+    full = json.loads(bundle.read_text())
+    domain = next(iter(full))
+    replace(bundle, json.dumps({domain: full[domain]}))
+    clock.now += 2
+    reloaded = watched.get()
+    assert reloaded is not first
+    assert set(reloaded.domains) == {domain}
+
+
+def test_a_broken_file_at_startup_is_a_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "bundle.json"
+    path.write_text("[" * 100_000)
+    with pytest.raises(ConfigurationError):
+        WatchedFile(str(path), TrustBundle.load, MovableClock(NOW))

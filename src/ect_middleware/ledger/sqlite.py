@@ -30,6 +30,7 @@ from typing import Any, Literal
 from ..errors import LedgerError
 from ..limits import Clock, system_clock
 from .base import GENESIS_HASH, LedgerEntry, NewEntry, seal
+from .checkpoints import BACKSTOP_PAGES, Checkpointer
 from .connections import ThreadConnections
 
 SCHEMA_VERSION = 1
@@ -132,6 +133,7 @@ class SQLiteLedger:
             self._check_schema(conn)
         self._uri = f"{self.path.as_uri()}?mode=rw"  # from now on the file must exist
         self._connections = ThreadConnections(self._connect)
+        self._checkpointer = Checkpointer(self._connections.get)
 
     def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
         if not entries:
@@ -155,6 +157,7 @@ class SQLiteLedger:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+        self._checkpointer.appended()
         return sealed
 
     def find(self, jti: str) -> list[LedgerEntry]:
@@ -180,6 +183,7 @@ class SQLiteLedger:
             yield view
 
     def close(self) -> None:
+        self._checkpointer.close()
         with _translated("close"):
             self._connections.close()
 
@@ -202,6 +206,9 @@ class SQLiteLedger:
         )
         try:
             conn.execute(_SYNCHRONOUS_PRAGMA[self._synchronous])
+            # Checkpoints run in a background thread (see ``checkpoints``); a request only
+            # checkpoints if the WAL grows past the backstop.
+            conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         except BaseException:
             conn.close()
             raise
@@ -302,8 +309,11 @@ def _entry(row: Sequence[Any]) -> LedgerEntry:
     )
 
 
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: see base._CANONICAL
+
+
 def _dump_strings(values: tuple[str, ...]) -> str:
-    return json.dumps(list(values), separators=(",", ":")) if values else "[]"
+    return _COMPACT_JSON.encode(list(values)) if values else "[]"
 
 
 def _load_strings(text: str | None) -> tuple[str, ...]:

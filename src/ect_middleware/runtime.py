@@ -169,7 +169,14 @@ class Runtime:
             ext=ext,
             policy=policy,
         )
-        unresolved = [p for p in parents if self._store.lookup(p, ctx.workflow_id) is None]
+        # Every parent is normally one this request recorded itself (its verified inbound
+        # ECTs, checkpoints, completions received back): only others are looked up. Two
+        # fewer queries per request with one outbound call (2 x 24 µs).
+        unresolved = [
+            p
+            for p in parents
+            if not ctx.recorded(p) and self._store.lookup(p, ctx.workflow_id) is None
+        ]
         self.ledger.append(
             [
                 NewEntry.from_claims(

@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("ECT_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+LINTED = ("src", "tests", "examples", "benchmarks", "dev.py")
 EXTRAS = {"demo": "demo", "test": "dev", "lint": "dev", "bench": "bench"}
 
 
@@ -63,10 +64,9 @@ def main(argv: list[str]) -> int:
     if task == "test":
         return run("python", "-m", "pytest", *rest)
     if task == "lint":
+        paths = [p for p in LINTED if (ROOT / p).exists()]
         return (
-            run("ruff", "check", "src", "tests", "examples", "benchmarks", "dev.py")
-            or run("ruff", "format", "--check", "src", "tests", "examples", "benchmarks", "dev.py")
-            or run("mypy")
+            run("ruff", "check", *paths) or run("ruff", "format", "--check", *paths) or run("mypy")
         )
     return run("python", "-m", "benchmarks", *rest)
 

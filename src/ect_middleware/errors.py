@@ -67,11 +67,11 @@ _register(
     dag__parent_after_child="ECT parent issued after its child",
     dag__cycle="ECT would close a cycle",
     dag__ancestor_limit="ECT ancestry exceeds the walk limit",
-    request__header_invalid="request header value not acceptable",
     request__headers_too_large="Execution-Context headers exceed the size limit",
 )
 _register(403, policy__denied="denied by policy")
 _register(503, ledger__unavailable="audit ledger unavailable")
+_register(503, replay__unavailable="replay cache unavailable")
 
 
 class ECTError(Exception):

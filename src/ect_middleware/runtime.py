@@ -30,11 +30,11 @@ from .tokens.wit import WITVerifier
 from .tokens.wpt import Bindings, mint_wpt
 from .verification import (
     InboundRequest,
-    MemoryReplayCache,
     ReplayCache,
     RequestVerifier,
     check_dag,
 )
+from .verification.replay_open import open_replay_cache
 from .verification.request import ECT_HEADER, WIT_HEADER
 from .verification.store import LedgerTaskStore
 from .watched import WatchedFile
@@ -68,7 +68,7 @@ class Runtime:
         self._trust = WatchedFile(str(settings.trust_bundle), TrustBundle.load, settings.clock)
         self.wits = WITVerifier(self._trust.get, self.limits, self.clock)
         self.ledger = ledger or open_ledger(settings.ledger, clock=self.clock)
-        self.replay = replay or MemoryReplayCache(self.clock)
+        self.replay = replay or open_replay_cache(settings.replay, self.clock)
         self._store = LedgerTaskStore(self.ledger, self.workload_id)
         self.verifier = RequestVerifier(
             workload_id=self.workload_id,
@@ -108,11 +108,6 @@ class Runtime:
         """A context for a request that failed verification (observe mode, or to record the
         rejection): no caller, no parents, a workflow of its own."""
         return self._new_context(None, (), None, exec_act, rejection=error)
-
-    def record_rejection(self, ctx: RequestContext, error: ECTError) -> None:
-        """Leave an audit trace of a rejected request: our signed decision, not its tokens."""
-        self.checkpoint_logged(ctx, INBOUND_POLICY, "rejected", code=error.code)
-        self.complete(ctx, error.status)
 
     def complete(self, ctx: RequestContext, status: int) -> list[tuple[str, str]]:
         """Mint and record the request's completion ECT; the headers that return it."""
@@ -169,22 +164,12 @@ class Runtime:
             ext=ext,
             policy=policy,
         )
-        # Every parent is normally one this request recorded itself (its verified inbound
-        # ECTs, checkpoints, completions received back): only others are looked up. Two
-        # fewer queries per request with one outbound call (2 x 24 µs).
-        unresolved = [
-            p
-            for p in parents
-            if not ctx.recorded(p) and self._store.lookup(p, ctx.workflow_id) is None
-        ]
+        # Every parent (verified inbound ECTs, checkpoints, completions received back) was
+        # recorded here before it could become a parent: none is unresolved.
         self.ledger.append(
             [
                 NewEntry.from_claims(
-                    claims,
-                    wit=self.wit,
-                    direction="minted",
-                    recorder=self.workload_id,
-                    unresolved=unresolved,
+                    claims, wit=self.wit, direction="minted", recorder=self.workload_id
                 )
             ]
         )

@@ -198,9 +198,9 @@ def test_errors_are_one_line_and_create_nothing(tmp_path: Path) -> None:
         f"ect ledger: error: no ledger file at {missing}\n",
     )
     assert not missing.exists()
-    code, out, err = verify("postgresql://auditor:s3cret@db/ledger")
+    code, out, err = verify("mysql://auditor:s3cret@db/ledger")
     assert (code, out) == (2, "")
-    assert err.startswith("ect ledger: error: unsupported ledger scheme 'postgresql'")
+    assert err.startswith("ect ledger: error: unsupported ledger scheme 'mysql'")
     assert "s3cret" not in err
 
 

@@ -55,7 +55,7 @@ def test_read_only_opening_needs_an_existing_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql://auditor:s3cret@db/ledger", "unsupported ledger scheme 'postgresql'"),
+        ("mysql://auditor:s3cret@db/ledger", "unsupported ledger scheme 'mysql'"),
         ("redis+tls://auditor:s3cret@host", "unsupported ledger URL; supported: memory://"),
         ("ledger.db", "unsupported ledger URL; supported: memory://, sqlite://"),
         ("memory://somewhere", "a memory:// ledger URL takes no path or options"),

@@ -3,6 +3,8 @@ background tasks, sync endpoints, handled exceptions, unhandled errors, checkpoi
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -10,7 +12,12 @@ from flask import Flask, Response, jsonify
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from ect_middleware import (
@@ -52,6 +59,10 @@ def starlette_app(
     def sync_context(request: Request) -> JSONResponse:  # runs in Starlette's thread pool
         return JSONResponse(describe())
 
+    async def slow(request: Request) -> JSONResponse:
+        await asyncio.sleep(float(request.query_params.get("s", "0.02")))
+        return JSONResponse(describe())
+
     async def stream(request: Request) -> StreamingResponse:
         async def chunks() -> AsyncIterator[bytes]:
             for i in range(3):
@@ -81,11 +92,13 @@ def starlette_app(
         routes=[
             Route("/context", context),
             Route("/sync", sync_context),
+            Route("/slow", slow),
             Route("/stream", stream),
             Route("/background", background),
             Route("/policy", policy, methods=["POST"]),
             Route("/handled", handled),
             Route("/boom", boom),
+            Route("/redirect", lambda r: RedirectResponse(r.query_params["to"], 307)),
         ],
         exception_handlers={Handled: on_handled},
     )
@@ -101,6 +114,13 @@ def flask_app(settings: Settings) -> Flask:
 
     @app.get("/context")
     def context() -> Any:
+        return jsonify(describe())
+
+    @app.get("/slow")
+    def slow() -> Any:
+        from flask import request
+
+        time.sleep(float(request.args.get("s", "0.02")))
         return jsonify(describe())
 
     @app.get("/stream")

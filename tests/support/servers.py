@@ -48,7 +48,7 @@ def uvicorn_server(app: Any, port: int) -> Iterator[str]:
 @contextmanager
 def waitress_server(app: Any, port: int) -> Iterator[str]:
     server = waitress.create_server(
-        app, host="127.0.0.1", port=port, threads=8, asyncore_loop_timeout=0.1
+        app, host="127.0.0.1", port=port, threads=8, asyncore_loop_timeout=0.1, connection_limit=200
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -56,10 +56,15 @@ def waitress_server(app: Any, port: int) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        # waitress's loop runs until no channel is left: close the idle keep-alive ones too.
-        server.close()
-        for channel in list(server._map.values()):
-            channel.close()
-        server.task_dispatcher.shutdown()
+        # waitress's loop runs until no channel is left, idle keep-alive ones included: close
+        # them all, in the loop's own thread (the trigger runs the callable there).
+        def close_all() -> None:
+            for channel in list(server._map.values()):
+                if channel is not server.trigger:
+                    channel.close()
+            server.trigger.close()
+
+        server.trigger.pull_trigger(close_all)
         thread.join(10)
+        server.task_dispatcher.shutdown()
         assert not thread.is_alive(), "waitress did not stop"

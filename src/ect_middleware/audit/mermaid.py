@@ -9,10 +9,11 @@ def to_mermaid(flow: Workflow) -> str:
     ids = {t.jti: f"t{i}" for i, t in enumerate(flow.ordered(), 1)}
     lines = ["flowchart TD"]
     for task in flow.ordered():
-        text = f"{task.exec_act}<br/>{short_issuer(task.iss)}"
+        parts = [task.exec_act, short_issuer(task.iss)]
         if task.decision:
-            text += f"<br/>{task.policy}: {task.decision}"
-        lines.append(f'  {ids[task.jti]}["{_escape(text)}"]')
+            parts.append(f"{task.policy}: {task.decision}")
+        text = "<br/>".join(_escape(part) for part in parts)  # the only markup is ours
+        lines.append(f'  {ids[task.jti]}["{text}"]')
         if task.decision in ("approved", "rejected"):
             lines.append(f"  class {ids[task.jti]} {task.decision}")
     for n, jti in enumerate(flow.unresolved, 1):
@@ -29,4 +30,8 @@ def to_mermaid(flow: Workflow) -> str:
 
 
 def _escape(text: str) -> str:
-    return text.replace('"', "#quot;")
+    """Mermaid entity codes for what could close the label or open markup (claims are
+    attacker-influenced)."""
+    for char, code in (("&", "#amp;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;")):
+        text = text.replace(char, code)
+    return text

@@ -25,4 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: still one line, and never a token (we raise no such text)
+        print(f"ect {args.command}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 70
     return code

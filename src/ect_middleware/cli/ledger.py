@@ -1,10 +1,11 @@
 """``ect ledger``: audit the ledger (CONTRACT §6).
 
 Each action is one ``_add_<action>`` function in ``ACTIONS`` that adds its sub-parser and
-sets ``run``; more actions (graph, export, copy) are more entries. Actions open the ledger
-with ``create=False`` (a mistyped path is an error, not a new empty ledger) and read it
-through a consistent view, so that walking a live ledger does not mistake entries appended
-meanwhile for forged ones. Output never contains a compact ECT or WIT.
+sets ``run``; more actions (copy, ...) are more entries. Actions open the ledger with
+``create=False`` (a mistyped path is an error, not a new empty ledger) and read it through
+a consistent view, so that walking a live ledger does not mistake entries appended
+meanwhile for forged ones. Output never contains a compact ECT or WIT, except the bundle
+that ``export`` writes, whose purpose is to carry them to an auditor.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..audit import build_workflows, to_dot, to_html, to_mermaid
+from ..audit.bundle import write_bundle
+from ..audit.reverify import reverify
+from ..config import DEFAULT_LEDGER
 from ..ledger import Ledger, LedgerEntry, open_ledger, verify_chain
 from ..ledger.snapshot import consistent_view
 from ..tokens.jws import read_payload
-
-DEFAULT_LEDGER = "sqlite:///ect-ledger.db"
+from ..tokens.trust import TrustBundle
+from .ledger_copy import add_copy
 
 if TYPE_CHECKING:  # not subscriptable at run time before Python 3.12
     _Actions = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -36,8 +41,21 @@ def register(sub: _Actions) -> None:
 
 
 def _add_verify(actions: _Actions) -> None:
-    p = actions.add_parser("verify", help="walk the hash chain; exit 1 at the first broken entry")
+    p = actions.add_parser(
+        "verify",
+        help="walk the hash chain; or, with --bundle, re-verify an exported bundle offline",
+    )
     _add_ledger_option(p)
+    p.add_argument(
+        "--bundle",
+        metavar="FILE",
+        help="re-verify this export bundle instead of a ledger: every WIT, ECT and DAG rule",
+    )
+    p.add_argument(
+        "--trust-bundle",
+        metavar="FILE",
+        help="with --bundle: the WIT issuers' keys, the only thing trusted",
+    )
     p.set_defaults(run=_verify)
 
 
@@ -49,7 +67,33 @@ def _add_show(actions: _Actions) -> None:
     p.set_defaults(run=_show)
 
 
-ACTIONS: tuple[Callable[[_Actions], None], ...] = (_add_verify, _add_show)
+def _add_graph(actions: _Actions) -> None:
+    p = actions.add_parser("graph", help="the workflow DAG as Mermaid, DOT or one HTML file")
+    _add_ledgers_option(p)
+    p.add_argument("--wid", required=True, help="the workflow to draw")
+    p.add_argument("--format", choices=tuple(RENDERERS), default="mermaid", help="output format")
+    p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    p.set_defaults(run=_graph)
+
+
+def _add_export(actions: _Actions) -> None:
+    p = actions.add_parser(
+        "export", help="a bundle (JSON lines) of a workflow's ECTs and WITs, for offline audit"
+    )
+    _add_ledgers_option(p)
+    p.add_argument("--wid", required=True, help="the workflow to export")
+    p.add_argument("--out", metavar="FILE", help="write here (mode 0600) instead of stdout")
+    p.set_defaults(run=_export)
+
+
+ACTIONS: tuple[Callable[[_Actions], None], ...] = (
+    _add_verify,
+    _add_show,
+    _add_graph,
+    _add_export,
+    add_copy,
+)
+RENDERERS = {"mermaid": to_mermaid, "dot": to_dot, "html": to_html}
 
 
 def _add_ledger_option(parser: argparse.ArgumentParser) -> None:
@@ -60,12 +104,64 @@ def _add_ledger_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_ledgers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ledger",
+        metavar="URL",
+        action="append",
+        help="ledger URL; repeat to merge several agents' ledgers "
+        f"(default: $ECT_LEDGER, else {DEFAULT_LEDGER})",
+    )
+
+
 def _open(args: argparse.Namespace) -> Ledger:
     url = args.ledger or os.environ.get("ECT_LEDGER") or DEFAULT_LEDGER
     return open_ledger(url, create=False)
 
 
+def _workflow_entries(args: argparse.Namespace) -> list[LedgerEntry]:
+    """The entries of ``--wid`` in every ``--ledger``, ledger by ledger, in chain order."""
+    urls = args.ledger or [os.environ.get("ECT_LEDGER") or DEFAULT_LEDGER]
+    entries: list[LedgerEntry] = []
+    for url in urls:
+        ledger = open_ledger(url, create=False)
+        try:
+            with consistent_view(ledger) as view:
+                entries += view.entries(wid=args.wid)
+        finally:
+            ledger.close()
+    if not entries:
+        raise ValueError(f"no entries of workflow {args.wid} in the ledger")
+    return entries
+
+
+def _graph(args: argparse.Namespace) -> int:
+    flow = build_workflows(_workflow_entries(args))[args.wid]
+    text = RENDERERS[args.format](flow)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as out:
+            out.write(text)
+        print(f"{args.format} view of {len(flow.tasks)} tasks written to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    entries = _workflow_entries(args)
+    if not args.out:
+        write_bundle(entries, sys.stdout)
+        return 0
+    descriptor = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", encoding="utf-8") as out:
+        count = write_bundle(entries, out)
+    print(f"{count} entries of workflow {args.wid} written to {args.out}")
+    return 0
+
+
 def _verify(args: argparse.Namespace) -> int:
+    if args.bundle or args.trust_bundle:
+        return _verify_bundle(args)
     ledger = _open(args)
     try:
         with consistent_view(ledger) as view:
@@ -76,6 +172,31 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"ledger BROKEN at entry {report.broken_seq}: {report.reason}")
         return 1
     print(f"ledger intact: {report.entries} {'entry' if report.entries == 1 else 'entries'}")
+    return 0
+
+
+def _verify_bundle(args: argparse.Namespace) -> int:
+    if not (args.bundle and args.trust_bundle) or args.ledger:
+        raise ValueError("re-verifying a bundle takes --bundle and --trust-bundle, no --ledger")
+    trust = TrustBundle.load(args.trust_bundle)
+    with open(args.bundle, encoding="utf-8", errors="replace") as lines:
+        report = reverify(lines, trust)
+    for problem in report.problems:
+        print(problem)
+    if not report.ok:
+        found = len(report.problems)
+        if found:
+            plural = "" if found == 1 else "s"
+            print(f"bundle FAILED: {found} problem{plural} in {report.entries} entries")
+        else:
+            print("bundle FAILED: it holds no entries")
+        return 1
+    unresolved = len(report.unresolved)
+    print(
+        f"bundle verified: {report.entries} entries, {report.tasks} distinct ECTs, "
+        f"{len(report.workflows)} workflow(s); "
+        f"{unresolved} parent(s) absent and marked unresolved by their recorders"
+    )
     return 0
 
 

@@ -26,7 +26,9 @@ def configure_if_unconfigured() -> None:
             structlog.processors.JSONRenderer(),
         ],
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        # No caching: an application that configures structlog later (say, in a startup
+        # hook) must still get our events through its own pipeline.
+        cache_logger_on_first_use=False,
     )
 
 

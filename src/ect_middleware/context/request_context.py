@@ -58,9 +58,6 @@ class RequestContext:
         self._completing = False
         self._injected: weakref.WeakSet[object] = weakref.WeakSet()
         self._issued_wpts: set[str] = set()
-        #: tasks this request has put in the runtime's ledger: its verified parents (the
-        #: runtime records them before making the context), what it minted, what came back
-        self._recorded: set[str] = {p.jti for p in parents}
 
     @property
     def exec_act(self) -> str:
@@ -92,19 +89,12 @@ class RequestContext:
     def record_minted(self, claims: ECTClaims, *, is_parent_of_later: bool = False) -> None:
         with self._lock:
             self._minted.append(claims.jti)
-            self._recorded.add(claims.jti)
             if is_parent_of_later:
                 self._later_parents.append(claims.jti)
 
     def record_received(self, claims: ECTClaims) -> None:
         with self._lock:
             self._later_parents.append(claims.jti)
-            self._recorded.add(claims.jti)
-
-    def recorded(self, jti: str) -> bool:
-        """Whether this request put task ``jti`` in the ledger (so it need not be asked)."""
-        with self._lock:
-            return jti in self._recorded
 
     def claim_completion(self) -> bool:
         """True exactly once: the caller then mints the completion ECT."""

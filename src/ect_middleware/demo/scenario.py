@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from ..audit import Workflow, build_workflows, summary, to_mermaid
+from ..audit import Workflow, build_workflows, summary, to_html, to_mermaid
 from ..devkit import create_dev_identities
 from ..ledger import open_ledger, verify_chain
 from .servers import SOURCE_EXAMPLES, AgentServer, free_port
@@ -130,9 +130,12 @@ def run_demo(
     say("\n".join("   " + line for line in summary(flow).splitlines()))
     picture = out / "workflow.mmd"
     picture.write_text(to_mermaid(flow))
+    page = out / "workflow.html"
+    page.write_text(to_html(flow), encoding="utf-8")
     complete = _has_expected_shape(flow)
     say(f"6. Files: ledgers in {out / 'ledgers'}, logs in {out / 'logs'}")
     say(f"   DAG picture (Mermaid): {picture}")
+    say(f"   DAG view (HTML, opens offline; click a task for its claims): {page}")
     say(f"   done in {time.monotonic() - started:.1f} s")
     if not (intact and complete and response.status_code == 200):
         say("DEMO FAILED: see above")

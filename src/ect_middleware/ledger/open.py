@@ -4,9 +4,11 @@
 - ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's
   convention: everything after the third slash is the path), optionally with
   ``?synchronous=normal`` (the default) or ``?synchronous=full`` (see ``sqlite``).
+- ``postgresql://user@host:5432/database?schema=ect`` (or ``postgres://``): a ledger
+  shared by many processes and hosts (see ``postgres``; needs the ``[postgres]`` extra).
 
-Each scheme maps to a small factory in ``ENGINES``; another engine (``postgresql://``) is
-one more entry. Error messages name the scheme, never the URL, which may hold a password.
+Each scheme maps to a small factory in ``ENGINES``. Error messages name the scheme, never
+the URL, which may hold a password.
 """
 
 from __future__ import annotations
@@ -49,7 +51,22 @@ def _sqlite(url: SplitResult, clock: Clock, create: bool) -> Ledger:
     return SQLiteLedger(path, clock=clock, synchronous=synchronous, create=create)
 
 
-ENGINES: dict[str, EngineFactory] = {"memory": _memory, "sqlite": _sqlite}
+def _postgresql(url: SplitResult, clock: Clock, create: bool) -> Ledger:
+    try:  # imported here: the base install has no psycopg
+        from .postgres import open_postgres_ledger
+    except ImportError as exc:
+        raise ValueError(
+            "a postgresql ledger needs the postgres extra: pip install 'ect-middleware[postgres]'"
+        ) from exc
+    return open_postgres_ledger(url, clock, create)
+
+
+ENGINES: dict[str, EngineFactory] = {
+    "memory": _memory,
+    "sqlite": _sqlite,
+    "postgresql": _postgresql,
+    "postgres": _postgresql,
+}
 
 
 def open_ledger(url: str, *, clock: Clock = system_clock, create: bool = True) -> Ledger:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -89,6 +89,7 @@ _INSERT = (
     " unresolved, recorded_us, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _READ_HEAD = "SELECT seq, CAST(hash AS TEXT) FROM chain_head WHERE id = 1"
+_ANY_ENTRY = "SELECT 1 FROM entries LIMIT 1"
 _MOVE_HEAD = "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1"
 _SELECT = f"SELECT {_COLUMNS} FROM entries"  # noqa: S608 (a constant column list)
 _FIND = _SELECT + " WHERE jti = ? ORDER BY seq"
@@ -235,6 +236,36 @@ class SQLiteLedger:
         self._checkpointer.close()
         with _translated("close"):
             self._connections.close()
+
+    def import_chain(self, entries: Iterable[LedgerEntry]) -> int:
+        """Record already-sealed entries exactly as they are (seq, time, hashes) into this
+        ledger, which must be empty, in one transaction (``ledger.copy``). Each must link to
+        the one before; the caller verifies the hashes."""
+        with _translated("import"):
+            conn = self._connections.get()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                head = _read_head(conn)
+                if head != (0, GENESIS_HASH) or conn.execute(_ANY_ENTRY).fetchone():
+                    raise LedgerError(f"the destination ledger is not empty ({head[0]} entries)")
+                count, batch = 0, []
+                for entry in entries:
+                    if (entry.seq, entry.prev_hash) != (head[0] + 1, head[1]):
+                        raise LedgerError(f"entry {entry.seq} does not extend the chain")
+                    head = (entry.seq, entry.hash)
+                    batch.append(_row(entry))
+                    if len(batch) == PAGE_SIZE:
+                        count += len(batch)
+                        conn.executemany(_INSERT, batch)
+                        batch = []
+                conn.executemany(_INSERT, batch)
+                conn.execute(_MOVE_HEAD, head)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return count + len(batch)
 
     def __getstate__(self) -> dict[str, Any]:
         """Only the configuration travels (e.g. to a ``spawn`` child), never a connection."""

@@ -66,10 +66,11 @@ def open_request(
             enforced=enforce,
         )
         ctx = runtime.begin_unverified(error, exec_act)
+        runtime.checkpoint_logged(ctx, INBOUND_POLICY, "rejected", code=error.code)
         if not enforce:
-            return ctx
-        try:
-            runtime.record_rejection(ctx, error)
+            return ctx  # its completion ECT will carry the rejection
+        try:  # our signed record of the decision, never the rejected tokens
+            runtime.complete(ctx, error.status)
         except LedgerError as exc:
             log.error("ect.ledger_failed", reason=str(exc))
         return Problem.of(error)

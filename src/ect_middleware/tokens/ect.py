@@ -81,6 +81,8 @@ def mint_ect(
         if policy.enforcer is not None:
             body["pol_enforcer"] = policy.enforcer
     token = jws.sign(body, key, ECT, with_kid=True)
+    if len(token) > limits.max_token_bytes:  # every receiver would reject it as too large
+        raise ValueError(f"the minted ECT exceeds {limits.max_token_bytes} bytes; shrink ext")
     return read_claims(token, body, limits)
 
 

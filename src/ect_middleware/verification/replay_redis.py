@@ -1,0 +1,80 @@
+"""A replay cache in Redis, shared by every replica of a service
+(``ECT_REPLAY=redis://host:6379/0``; needs the ``[redis]`` extra).
+
+With the default in-memory cache, a WPT or ECT replayed to *another* replica of the same
+service is not recognised. Here each first use is one atomic ``SET key 1 NX PX ttl``: the
+replica that sets the key wins, every later attempt anywhere is a replay. The key lives
+exactly as long as the token could still be verified (its expiry plus leeway, counted
+from this service's clock), so Redis never grows beyond the tokens in flight.
+
+Fail closed: if Redis cannot answer, ``first_use`` raises the ``replay.unavailable``
+rejection (503). A token is never accepted without its use having been recorded.
+
+URL options: ``prefix`` (key prefix, default ``ect:replay:``, so one Redis can serve
+several services or tests); every other query parameter goes to redis-py
+(``socket_timeout``, ``socket_connect_timeout``, ``ssl_cert_reqs``...). The database
+number is the URL path (``redis://host:6379/2``). Messages never contain the URL.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis
+import structlog
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ..errors import ECTError
+from ..limits import Clock
+
+DEFAULT_PREFIX = "ect:replay:"
+#: Seconds; a blackholed Redis delays a request by at most about this before the 503.
+DEFAULT_TIMEOUT = "2"
+
+log = structlog.get_logger("ect_middleware")
+
+
+class RedisReplayCache:
+    """``ReplayCache`` over one Redis client (thread-safe; fork-safe: redis-py's pool
+    reconnects in a child process)."""
+
+    def __init__(self, client: redis.Redis, clock: Clock, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self._client = client
+        self._clock = clock
+        self.prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, clock: Clock) -> RedisReplayCache:
+        parts = urlsplit(url)
+        options = parse_qsl(parts.query, keep_blank_values=True)
+        prefix = next((v for k, v in options if k == "prefix"), DEFAULT_PREFIX)
+        rest = [(k, v) for k, v in options if k != "prefix"]
+        names = {k for k, _ in rest}
+        for name in ("socket_timeout", "socket_connect_timeout"):
+            if name not in names:
+                rest.append((name, DEFAULT_TIMEOUT))
+        plain = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), ""))
+        try:
+            client = redis.Redis.from_url(
+                plain,
+                # One immediate retry on a fresh connection: a pooled connection that a
+                # Redis restart dropped is replaced instead of failing a request.
+                retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+            )
+        except ValueError as exc:  # redis-py's messages name options, not the URL
+            raise ValueError(f"bad redis replay cache URL: {exc}") from None
+        return cls(client, clock, prefix=prefix)
+
+    def first_use(self, key: str, expires_at: float) -> bool:
+        ttl_ms = max(1, math.ceil((expires_at - self._clock()) * 1000))
+        try:
+            first = self._client.set(self.prefix + key, b"1", nx=True, px=ttl_ms)
+        except redis.RedisError as exc:
+            log.error("ect.replay_unavailable", error=type(exc).__name__)
+            raise ECTError("replay.unavailable", "the replay cache is unavailable") from None
+        return bool(first)
+
+    def close(self) -> None:
+        self._client.close()

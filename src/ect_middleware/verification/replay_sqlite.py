@@ -22,8 +22,7 @@ from ..limits import Clock
 
 PURGE_EVERY = 1000
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS replay (key TEXT PRIMARY KEY, expires REAL NOT NULL) "
-    "WITHOUT ROWID"
+    "CREATE TABLE IF NOT EXISTS replay (key TEXT PRIMARY KEY, expires REAL NOT NULL) WITHOUT ROWID"
 )
 
 

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
 from ..ledger.base import Ledger
 from .dag import TaskRef
+
+
+@runtime_checkable
+class _WalksParents(Protocol):
+    """Ledgers that can walk recorded ancestors in one query (``SQLiteLedger``)."""
+
+    def walk_parents(
+        self, start: Sequence[str], wid: str | None, limit: int
+    ) -> Mapping[str, tuple[str | None, float, tuple[str, ...]] | None] | None: ...
 
 
 class LedgerTaskStore:
@@ -12,12 +24,28 @@ class LedgerTaskStore:
     def __init__(self, ledger: Ledger, recorder: str) -> None:
         self._ledger = ledger
         self._recorder = recorder
+        self._walker = ledger if isinstance(ledger, _WalksParents) else None
 
     def lookup(self, jti: str, wid: str | None) -> TaskRef | None:
         for e in self._ledger.find(jti):
             if wid is None or e.wid is None or e.wid == wid:
                 return TaskRef(e.jti, e.wid, e.iat, e.par)
         return None
+
+    def ancestors(
+        self, start: Sequence[str], wid: str | None, limit: int
+    ) -> dict[str, TaskRef | None] | None:
+        """``lookup(jti, wid)`` of every task reachable from ``start`` (at most ``limit``),
+        in one go; None when the ledger cannot walk itself (then look up one by one)."""
+        if self._walker is None:
+            return None
+        found = self._walker.walk_parents(start, wid, limit)
+        if found is None:
+            return None
+        return {
+            jti: None if task is None else TaskRef(jti, task[0], task[1], task[2])
+            for jti, task in found.items()
+        }
 
     def already_received(self, jti: str, wid: str | None) -> bool:
         return any(

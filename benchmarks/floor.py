@@ -1,0 +1,122 @@
+"""The crypto floor: what the signatures of one request cost with ``cryptography`` alone.
+
+The middleware's own count of signature operations is observed on a real request (the
+python-jose key classes are wrapped while one request runs), then the floor is that many
+raw ``cryptography`` verifications and signatures: no JOSE encoding, no JSON, no base64,
+no DER conversion (the signatures to verify are converted beforehand, outside the timing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from ect_middleware.tokens.encoding import b64url_decode
+from ect_middleware.tokens.keys import PrivateKeyTypes, PublicKeyTypes
+
+from .apps import Headers
+from .identities import Identities
+
+
+@dataclass(frozen=True)
+class OpCount:
+    verify: int
+    sign: int
+
+    def __str__(self) -> str:
+        return f"{self.verify} verifications + {self.sign} signatures"
+
+
+@contextmanager
+def count_signature_ops(*key_objects: Any) -> Iterator[dict[str, int]]:
+    """Count ``sign``/``verify`` calls on the python-jose key classes of ``key_objects``."""
+    counts = {"sign": 0, "verify": 0}
+    patched: list[tuple[type, str, Callable[..., Any]]] = []
+    for cls in {type(k) for k in key_objects}:
+        for name in ("sign", "verify"):
+            original = getattr(cls, name)
+
+            def counting(self: Any, *args: Any, _o: Any = original, _n: str = name) -> Any:
+                counts[_n] += 1
+                return _o(self, *args)
+
+            patched.append((cls, name, original))
+            setattr(cls, name, counting)
+    try:
+        yield counts
+    finally:
+        for cls, name, original in patched:
+            setattr(cls, name, original)
+
+
+class CryptoFloor:
+    """Raw verifications with the caller's public key and signatures with the service's
+    private key, as many per request as the middleware does."""
+
+    def __init__(self, caller: PublicKeyTypes, service: PrivateKeyTypes, ops: OpCount) -> None:
+        self._caller = caller
+        self._service = service
+        self.ops = ops
+
+    def prepare(self, headers: Headers) -> list[tuple[bytes, bytes]]:
+        """(signing input, signature in cryptography's form) of the request's WPT and ECTs,
+        repeated to the counted number of verifications."""
+        tokens = [v for k, v in headers if k in ("workload-proof-token", "execution-context")]
+        pairs = [self._split(t) for t in tokens]
+        return [pairs[i % len(pairs)] for i in range(self.ops.verify)]
+
+    def run(self, prepared: list[list[tuple[bytes, bytes]]]) -> None:
+        """The signature operations of ``len(prepared)`` requests."""
+        verify, sign = self._verify, self._sign
+        for request in prepared:
+            for message, signature in request:
+                verify(signature, message)
+            message = request[0][0] if request else b"x" * 600
+            for _ in range(self.ops.sign):
+                sign(message)
+
+    def _split(self, token: str) -> tuple[bytes, bytes]:
+        signing_input, _, encoded = token.rpartition(".")
+        raw = b64url_decode(encoded)
+        if isinstance(self._caller, ec.EllipticCurvePublicKey):
+            half = len(raw) // 2
+            raw = encode_dss_signature(
+                int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+            )
+        return signing_input.encode("ascii"), raw
+
+    def _verify(self, signature: bytes, message: bytes) -> None:
+        key = self._caller
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signature, message)
+        else:
+            raise TypeError("the benchmark identities are ES256 or Ed25519")
+
+    def _sign(self, message: bytes) -> None:
+        key = self._service
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            key.sign(message, ec.ECDSA(hashes.SHA256()))
+        elif isinstance(key, ed25519.Ed25519PrivateKey):
+            key.sign(message)
+        else:
+            raise TypeError("the benchmark identities are ES256 or Ed25519")
+
+
+def count_ops(ids: Identities, call: Callable[[Headers], int]) -> OpCount:
+    """The signature operations of one request through ``call``, once the caller's WIT is
+    cached (the first request verifies it; later ones find it in the cache)."""
+    call(ids.request_headers())
+    headers = ids.request_headers()  # minted by the caller: not counted
+    with count_signature_ops(ids.service_key.jose_key, ids.caller_key.public.jose_key) as n:
+        status = call(headers)
+    if status != 200:
+        raise RuntimeError(f"the counted request was answered {status}")
+    return OpCount(n["verify"], n["sign"])

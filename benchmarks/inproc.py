@@ -1,0 +1,135 @@
+"""Interleaved, in-process measurement of request handlers (no sockets).
+
+Each round gives every variant a fresh batch of requests (tokens are minted before the
+clock starts, never reused: a WPT or ECT may be presented once) and times the batch. The
+order of the variants rotates from round to round. The result is, per variant, one
+per-request time per round; the table reports their median.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .apps import Headers, call_asgi, call_wsgi
+from .common import Result, median, timed_both
+from .floor import OpCount
+from .identities import SERVICE_URL
+
+HOST = SERVICE_URL.split("://", 1)[1]
+
+#: Prepares a batch (untimed) and returns the function that runs it (timed).
+Variant = Callable[[list[Headers]], Callable[[], object]]
+
+
+@dataclass
+class Timings:
+    #: per variant, the wall-clock seconds per request of each round
+    per_request: dict[str, list[float]]
+    #: the same in CPU seconds of this process
+    cpu_per_request: dict[str, list[float]]
+
+    def median(self, name: str) -> float:
+        return median(self.per_request[name])
+
+    def cpu_median(self, name: str) -> float:
+        return median(self.cpu_per_request[name])
+
+
+def asgi_variant(app: Any, loop: asyncio.AbstractEventLoop, expect: int = 200) -> Variant:
+    def prepare(batch: list[Headers]) -> Callable[[], object]:
+        async def run() -> None:
+            for headers in batch:
+                status = await call_asgi(app, headers, HOST)
+                if status != expect:
+                    raise RuntimeError(f"ASGI request answered {status}, not {expect}")
+
+        return lambda: loop.run_until_complete(run())
+
+    return prepare
+
+
+def wsgi_variant(app: Callable[..., Any]) -> Variant:
+    def prepare(batch: list[Headers]) -> Callable[[], object]:
+        def run() -> None:
+            for headers in batch:
+                status = call_wsgi(app, headers, HOST)
+                if status != 200:
+                    raise RuntimeError(f"WSGI request answered {status}")
+
+        return run
+
+    return prepare
+
+
+def interleave(
+    variants: dict[str, Variant],
+    make_request: Callable[[], Headers] | Mapping[str, Callable[[], Headers]],
+    *,
+    rounds: int,
+    per_round: int,
+    warmup: int = 20,
+) -> Timings:
+    """Time ``variants`` round after round; ``make_request`` is shared or one per variant."""
+    names = list(variants)
+    makers = (
+        {name: make_request[name] for name in names}
+        if isinstance(make_request, Mapping)
+        else dict.fromkeys(names, make_request)
+    )
+    for name in names:
+        variants[name]([makers[name]() for _ in range(warmup)])()
+    timings = Timings({name: [] for name in names}, {name: [] for name in names})
+    for round_number in range(rounds):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            run = variants[name]([makers[name]() for _ in range(per_round)])
+            wall, cpu = timed_both(run)
+            timings.per_request[name].append(wall / per_round)
+            timings.cpu_per_request[name].append(cpu / per_round)
+    return timings
+
+
+def us(seconds: float) -> float:
+    return round(seconds * 1e6, 1)
+
+
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 3) if b else float("inf")
+
+
+def spread(values: Sequence[float]) -> str:
+    """The interquartile range of per-round times, in µs, to show how noisy a row was."""
+    ordered = sorted(values)
+    q1, q3 = ordered[len(ordered) // 4], ordered[(3 * len(ordered)) // 4]
+    return f"IQR {us(q1):.0f}-{us(q3):.0f} µs"
+
+
+def report_overhead(result: Result, timings: Timings, ops: OpCount, app_name: str) -> None:
+    """Bare, with the middleware, the overhead and the floor: the ASGI and WSGI rows."""
+    bare, ect, floor = (timings.median(n) for n in ("bare", "ect", "floor"))
+    overhead = ect - bare
+    result.add(f"bare {app_name} app", us(bare), "µs/req", note=spread(timings.per_request["bare"]))
+    result.add(
+        "with the ECT middleware", us(ect), "µs/req", note=spread(timings.per_request["ect"])
+    )
+    cpu_overhead = timings.cpu_median("ect") - timings.cpu_median("bare")
+    result.add(
+        "overhead (with - bare)", us(overhead), "µs/req", note=f"CPU {us(cpu_overhead):.0f} µs"
+    )
+    result.add(
+        "crypto floor",
+        us(floor),
+        "µs/req",
+        note=f"{ops}; CPU {us(timings.cpu_median('floor')):.0f} µs",
+    )
+    result.add(
+        "overhead / crypto floor",
+        ratio(overhead, floor),
+        "x",
+        target="<= 1.30",
+        met=overhead <= 1.3 * floor,
+        note=f"in CPU time: {ratio(cpu_overhead, timings.cpu_median('floor')):.2f}x",
+    )

@@ -1,0 +1,1 @@
+"""One module per scenario; each is run as ``python -m benchmarks.scenarios.<name>``."""

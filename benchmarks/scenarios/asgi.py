@@ -1,0 +1,62 @@
+"""Inbound + one outbound hop through ``ECTMiddleware``, in-process (no sockets).
+
+Variants, interleaved: the bare Starlette app; the same app with ``ECTMiddleware``
+(verifying the cached WIT, the WPT and one ECT, minting one outbound ECT + WPT through the
+httpx transport, recording in a SQLite ledger, minting the completion ECT); the same app
+with OpenTelemetry's ASGI middleware; and the crypto floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ect_middleware import ECTMiddleware
+
+from .. import apps, identities, otel
+from ..common import Result, scenario_main, scratch
+from ..floor import CryptoFloor, count_ops
+from ..inproc import HOST, asgi_variant, interleave, ratio, report_overhead, us
+
+
+def run(quick: bool) -> Result:
+    result = Result("asgi")
+    with scratch("asgi") as folder:
+        ids = identities.create(folder / "identities")
+        settings = ids.settings(f"sqlite:///{folder / 'ledger.db'}")
+        loop = asyncio.new_event_loop()
+        bare = apps.starlette_app(with_ect_transport=False)
+        with_ect = apps.starlette_app(with_ect_transport=True)
+        with_ect.add_middleware(ECTMiddleware, settings=settings)
+        with_otel = otel.instrument(apps.starlette_app(with_ect_transport=False))
+        ops = count_ops(ids, lambda h: loop.run_until_complete(apps.call_asgi(with_ect, h, HOST)))
+        floor = CryptoFloor(ids.caller_key.private.public_key(), ids.service_key.private, ops)
+        timings = interleave(
+            {
+                "bare": asgi_variant(bare, loop),
+                "ect": asgi_variant(with_ect, loop),
+                "otel": asgi_variant(with_otel, loop),
+                "floor": lambda batch: lambda: floor.run([floor.prepare(h) for h in batch]),
+            },
+            ids.request_headers,
+            rounds=5 if quick else 15,
+            per_round=60 if quick else 300,
+        )
+        loop.close()
+    report_overhead(result, timings, ops, "Starlette")
+    otel_overhead = timings.median("otel") - timings.median("bare")
+    ours = timings.median("ect") - timings.median("bare") - timings.median("floor")
+    result.add("with OpenTelemetry ASGI (SDK)", us(timings.median("otel")), "µs/req")
+    result.add("OpenTelemetry overhead", us(otel_overhead), "µs/req")
+    result.add(
+        "our overhead - floor vs OTel overhead",
+        ratio(ours, otel_overhead),
+        "x",
+        target="< 1.00",
+        met=ours < otel_overhead,
+        note=f"{us(ours):.0f} µs vs {us(otel_overhead):.0f} µs",
+    )
+    return result
+
+
+if __name__ == "__main__":
+    scenario_main("asgi", run)

@@ -1,0 +1,38 @@
+"""Inbound + one outbound hop through ``ECTWSGIMiddleware``, in-process: a bare WSGI
+callable (no framework) against the same callable wrapped, and the crypto floor."""
+
+from __future__ import annotations
+
+from ect_middleware import ECTWSGIMiddleware
+
+from .. import apps, identities
+from ..common import Result, scenario_main, scratch
+from ..floor import CryptoFloor, count_ops
+from ..inproc import HOST, interleave, report_overhead, wsgi_variant
+
+
+def run(quick: bool) -> Result:
+    result = Result("wsgi")
+    with scratch("wsgi") as folder:
+        ids = identities.create(folder / "identities")
+        settings = ids.settings(f"sqlite:///{folder / 'ledger.db'}")
+        bare = apps.wsgi_app(with_ect_transport=False)
+        with_ect = ECTWSGIMiddleware(apps.wsgi_app(with_ect_transport=True), settings=settings)
+        ops = count_ops(ids, lambda h: apps.call_wsgi(with_ect, h, HOST))
+        floor = CryptoFloor(ids.caller_key.private.public_key(), ids.service_key.private, ops)
+        timings = interleave(
+            {
+                "bare": wsgi_variant(bare),
+                "ect": wsgi_variant(with_ect),
+                "floor": lambda batch: lambda: floor.run([floor.prepare(h) for h in batch]),
+            },
+            ids.request_headers,
+            rounds=5 if quick else 15,
+            per_round=60 if quick else 300,
+        )
+    report_overhead(result, timings, ops, "WSGI")
+    return result
+
+
+if __name__ == "__main__":
+    scenario_main("wsgi", run)

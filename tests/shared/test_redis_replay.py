@@ -106,7 +106,10 @@ def test_url_options_go_to_redis_and_prefix_stays_ours(redis_prefix: str) -> Non
     ("url", "message"),
     [
         ("memcached://user:s3cret@host", "unsupported replay cache scheme 'memcached'"),
-        ("localhost:6379", "unsupported replay cache URL; supported: memory://, redis://"),
+        (
+            "localhost:6379",
+            "unsupported replay cache URL; supported: memory://, sqlite://, redis://",
+        ),
         ("memory://elsewhere", "a memory:// replay cache URL takes no host, path or options"),
         ("redis://:s3cret@host/0?socket_timeout=soon", "bad redis replay cache URL"),
     ],

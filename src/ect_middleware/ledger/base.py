@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from ..tokens.ect import ECTClaims
 
@@ -103,6 +103,42 @@ def seal(entry: NewEntry, *, seq: int, recorded_us: int, prev_hash: str) -> Ledg
         recorded_us=recorded_us,
         prev_hash=prev_hash,
         hash=entry_hash(entry, seq=seq, recorded_us=recorded_us, prev_hash=prev_hash),
+    )
+
+
+def seal_after(
+    head: tuple[int, str], entries: Sequence[NewEntry], recorded_us: int
+) -> list[LedgerEntry]:
+    """``entries`` sealed in order as the successors of the chain ``head`` (seq, hash)."""
+    seq, prev_hash = head
+    sealed = []
+    for entry in entries:
+        seq += 1
+        recorded = seal(entry, seq=seq, recorded_us=recorded_us, prev_hash=prev_hash)
+        prev_hash = recorded.hash
+        sealed.append(recorded)
+    return sealed
+
+
+def entry_from_row(row: Sequence[Any], strings: Callable[[Any], tuple[str, ...]]) -> LedgerEntry:
+    """An entry from a stored row (columns in ``LedgerEntry`` field order: seq, ect, wit,
+    direction, recorder, jti, wid, iss, iat, par, unresolved, recorded_us, prev_hash,
+    hash); ``strings`` decodes the engine's form of the two list columns."""
+    return LedgerEntry(
+        seq=row[0],
+        ect=row[1],
+        wit=row[2],
+        direction=row[3],
+        recorder=row[4],
+        jti=row[5],
+        wid=row[6],
+        iss=row[7],
+        iat=row[8],
+        par=strings(row[9]),
+        unresolved=strings(row[10]),
+        recorded_us=row[11],
+        prev_hash=row[12],
+        hash=row[13],
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from ..limits import Clock, system_clock
-from .base import GENESIS_HASH, LedgerEntry, NewEntry, seal
+from .base import GENESIS_HASH, LedgerEntry, NewEntry, seal_after
 
 
 class MemoryLedger:
@@ -28,18 +28,11 @@ class MemoryLedger:
         if not entries:
             return []
         with self._lock:
-            seq, prev_hash = self._head
-            recorded_us = int(self._clock() * 1_000_000)
-            sealed = []
-            for entry in entries:
-                seq += 1
-                recorded = seal(entry, seq=seq, recorded_us=recorded_us, prev_hash=prev_hash)
-                prev_hash = recorded.hash
-                sealed.append(recorded)
+            sealed = seal_after(self._head, entries, int(self._clock() * 1_000_000))
             for recorded in sealed:
                 self._by_jti.setdefault(recorded.jti, []).append(recorded)
             self._entries.extend(sealed)
-            self._head = (seq, prev_hash)
+            self._head = (sealed[-1].seq, sealed[-1].hash)
         return sealed
 
     def find(self, jti: str) -> list[LedgerEntry]:

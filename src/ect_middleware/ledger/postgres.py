@@ -55,7 +55,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import LedgerError
 from ..limits import Clock, system_clock
-from .base import GENESIS_HASH, LedgerEntry, NewEntry, seal
+from .base import GENESIS_HASH, LedgerEntry, NewEntry, entry_from_row, seal_after
 from .postgres_schema import (
     FLUSH,
     FORGET_ENDED_SESSIONS,
@@ -140,14 +140,8 @@ class PostgresLedger:
     def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
         if not entries:
             return []
-        with self._translated("append"), self._locked_head() as (conn, (seq, prev_hash)):
-            recorded_us = int(self._clock() * 1_000_000)
-            sealed = []
-            for entry in entries:
-                seq += 1
-                recorded = seal(entry, seq=seq, recorded_us=recorded_us, prev_hash=prev_hash)
-                prev_hash = recorded.hash
-                sealed.append(recorded)
+        with self._translated("append"), self._locked_head() as (conn, head):
+            sealed = seal_after(head, entries, int(self._clock() * 1_000_000))
             with conn.pipeline():
                 for start in range(0, len(sealed), ROWS_PER_INSERT):
                     chunk = sealed[start : start + ROWS_PER_INSERT]
@@ -527,22 +521,7 @@ def _row(entry: LedgerEntry) -> tuple[object, ...]:
 
 
 def _entry(row: Sequence[Any]) -> LedgerEntry:
-    return LedgerEntry(
-        seq=row[0],
-        ect=row[1],
-        wit=row[2],
-        direction=row[3],
-        recorder=row[4],
-        jti=row[5],
-        wid=row[6],
-        iss=row[7],
-        iat=row[8],
-        par=_strings(row[9]),
-        unresolved=_strings(row[10]),
-        recorded_us=row[11],
-        prev_hash=row[12],
-        hash=row[13],
-    )
+    return entry_from_row(row, _strings)
 
 
 def _strings(values: Sequence[Any] | None) -> tuple[str, ...]:

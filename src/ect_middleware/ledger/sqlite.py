@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from ..errors import LedgerError
 from ..limits import Clock, system_clock
-from .base import GENESIS_HASH, LedgerEntry, NewEntry, seal
+from .base import GENESIS_HASH, LedgerEntry, NewEntry, entry_from_row, seal_after
 from .checkpoints import BACKSTOP_PAGES, Checkpointer
 from .connections import ThreadConnections
 
@@ -170,16 +170,10 @@ class SQLiteLedger:
             conn = self._connections.get()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                seq, prev_hash = conn.execute(_READ_HEAD).fetchone()
-                recorded_us = int(self._clock() * 1_000_000)
-                sealed = []
-                for entry in entries:
-                    seq += 1
-                    recorded = seal(entry, seq=seq, recorded_us=recorded_us, prev_hash=prev_hash)
-                    prev_hash = recorded.hash
-                    sealed.append(recorded)
+                head = conn.execute(_READ_HEAD).fetchone()
+                sealed = seal_after(head, entries, int(self._clock() * 1_000_000))
                 conn.executemany(_INSERT, [_row(recorded) for recorded in sealed])
-                conn.execute(_MOVE_HEAD, (seq, prev_hash))
+                conn.execute(_MOVE_HEAD, (sealed[-1].seq, sealed[-1].hash))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -373,22 +367,7 @@ def _row(entry: LedgerEntry) -> tuple[object, ...]:
 
 
 def _entry(row: Sequence[Any]) -> LedgerEntry:
-    return LedgerEntry(
-        seq=row[0],
-        ect=row[1],
-        wit=row[2],
-        direction=row[3],
-        recorder=row[4],
-        jti=row[5],
-        wid=row[6],
-        iss=row[7],
-        iat=row[8],
-        par=_load_strings(row[9]),
-        unresolved=_load_strings(row[10]),
-        recorded_us=row[11],
-        prev_hash=row[12],
-        hash=row[13],
-    )
+    return entry_from_row(row, _load_strings)
 
 
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: see base._CANONICAL

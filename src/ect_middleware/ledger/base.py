@@ -120,6 +120,27 @@ def seal_after(
     return sealed
 
 
+def entry_row(entry: LedgerEntry, strings: Callable[[tuple[str, ...]], Any]) -> tuple[Any, ...]:
+    """The stored row of ``entry``, in the column order ``entry_from_row`` reads;
+    ``strings`` encodes the two list columns in the engine's form."""
+    return (
+        entry.seq,
+        entry.ect,
+        entry.wit,
+        entry.direction,
+        entry.recorder,
+        entry.jti,
+        entry.wid,
+        entry.iss,
+        float(entry.iat),
+        strings(entry.par),
+        strings(entry.unresolved),
+        entry.recorded_us,
+        entry.prev_hash,
+        entry.hash,
+    )
+
+
 def entry_from_row(row: Sequence[Any], strings: Callable[[Any], tuple[str, ...]]) -> LedgerEntry:
     """An entry from a stored row (columns in ``LedgerEntry`` field order: seq, ect, wit,
     direction, recorder, jti, wid, iss, iat, par, unresolved, recorded_us, prev_hash,

@@ -55,7 +55,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import LedgerError
 from ..limits import Clock, system_clock
-from .base import GENESIS_HASH, LedgerEntry, NewEntry, entry_from_row, seal_after
+from .base import GENESIS_HASH, LedgerEntry, NewEntry, entry_from_row, entry_row, seal_after
 from .postgres_schema import (
     FLUSH,
     FORGET_ENDED_SESSIONS,
@@ -502,22 +502,7 @@ def _rollback(conn: psycopg.Connection[Any]) -> None:
 
 
 def _row(entry: LedgerEntry) -> tuple[object, ...]:
-    return (
-        entry.seq,
-        entry.ect,
-        entry.wit,
-        entry.direction,
-        entry.recorder,
-        entry.jti,
-        entry.wid,
-        entry.iss,
-        float(entry.iat),
-        list(entry.par),
-        list(entry.unresolved),
-        entry.recorded_us,
-        entry.prev_hash,
-        entry.hash,
-    )
+    return entry_row(entry, list)
 
 
 def _entry(row: Sequence[Any]) -> LedgerEntry:

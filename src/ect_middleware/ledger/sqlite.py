@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from ..errors import LedgerError
 from ..limits import Clock, system_clock
-from .base import GENESIS_HASH, LedgerEntry, NewEntry, entry_from_row, seal_after
+from .base import GENESIS_HASH, LedgerEntry, NewEntry, entry_from_row, entry_row, seal_after
 from .checkpoints import BACKSTOP_PAGES, Checkpointer
 from .connections import ThreadConnections
 
@@ -348,22 +348,7 @@ def _read_head(conn: sqlite3.Connection) -> tuple[int, str]:
 
 
 def _row(entry: LedgerEntry) -> tuple[object, ...]:
-    return (
-        entry.seq,
-        entry.ect,
-        entry.wit,
-        entry.direction,
-        entry.recorder,
-        entry.jti,
-        entry.wid,
-        entry.iss,
-        entry.iat,
-        _dump_strings(entry.par),
-        _dump_strings(entry.unresolved),
-        entry.recorded_us,
-        entry.prev_hash,
-        entry.hash,
-    )
+    return entry_row(entry, _dump_strings)
 
 
 def _entry(row: Sequence[Any]) -> LedgerEntry:

@@ -328,6 +328,7 @@ class Runtime:
 
     def close(self) -> None:
         self.ledger.close()
+        self.replay.close()
 
     def _read_own_wit(self, path: str) -> str:
         """Read this service's WIT; it must name this workload and confirm this key."""

@@ -57,10 +57,7 @@ def replicas(mesh: Mesh, kinds: list[str], **settings: Any) -> Iterator[list[str
         for kind in kinds:
             make_app, serve = STACKS[kind]
             runtime = Runtime(mesh.settings("b", PUBLIC, **settings))
-            stack.callback(runtime.close)
-            close_replay = getattr(runtime.replay, "close", None)
-            if close_replay is not None:
-                stack.callback(close_replay)
+            stack.callback(runtime.close)  # the ledger and the replay cache
             urls.append(stack.enter_context(serve(make_app(runtime), free_port())))
         yield urls
 

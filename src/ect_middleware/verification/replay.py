@@ -16,6 +16,9 @@ class ReplayCache(Protocol):
     def first_use(self, key: str, expires_at: float) -> bool:
         """Record ``key`` until ``expires_at``; False if it was already recorded (a replay)."""
 
+    def close(self) -> None:
+        """Release connections; the cache is not used afterwards."""
+
 
 class MemoryReplayCache:
     """Per-process replay cache, bounded in size; entries expire with their tokens.
@@ -46,6 +49,9 @@ class MemoryReplayCache:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+    def close(self) -> None:
+        """Nothing to release: the keys live as long as this object."""
 
     def first_use(self, key: str, expires_at: float) -> bool:
         digest = hashlib.blake2b(key.encode(), digest_size=8, key=self._secret).digest()

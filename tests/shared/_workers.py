@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from ect_middleware.ledger import NewEntry
 from ect_middleware.ledger.postgres import PostgresLedger
 
 from ..ledger._support import chain
+from ..ledger._workers import append_in_child, hammer
+
+__all__ = ["append_from_threads", "append_in_child", "open_and_append"]
 
 
 def open_and_append(conninfo: str, schema: str, recorder: str, start: Any) -> None:
@@ -20,37 +21,9 @@ def open_and_append(conninfo: str, schema: str, recorder: str, start: Any) -> No
     ledger.close()
 
 
-def append_in_child(ledger: PostgresLedger, entries: list[NewEntry]) -> None:
-    """Use a ledger that was opened in the parent and pickled across ``spawn``."""
-    ledger.append(entries)
-    ledger.close()
-
-
 def append_from_threads(
     conninfo: str, schema: str, recorder: str, threads: int, per_thread: int, batch: int, start: Any
 ) -> None:
-    """Mint ``threads`` chains first, wait at ``start`` (a process barrier), then append
-    them from ``threads`` threads at once, ``batch`` entries per append call (each call is
-    one transaction)."""
+    """``batch`` entries per append call to a PostgreSQL ledger; see ``hammer``."""
     ledger = PostgresLedger(conninfo, schema=schema, create=False)
-    chains = [chain(per_thread, by=recorder) for _ in range(threads)]
-    failures: list[BaseException] = []
-    go = threading.Barrier(threads)
-
-    def run(entries: list[NewEntry]) -> None:
-        try:
-            go.wait()
-            for i in range(0, len(entries), batch):
-                ledger.append(entries[i : i + batch])
-        except BaseException as exc:
-            failures.append(exc)
-
-    workers = [threading.Thread(target=run, args=(c,)) for c in chains]
-    start.wait()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    ledger.close()
-    if failures:
-        raise failures[0]
+    hammer(ledger, recorder, threads, per_thread, batch, start)

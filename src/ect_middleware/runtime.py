@@ -8,8 +8,10 @@ verifies and records the completion ECTs that come back (fan-in).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -20,6 +22,7 @@ from .config import Settings
 from .context.request_context import RequestContext
 from .errors import ConfigurationError, ECTError
 from .ledger import Ledger, NewEntry, open_ledger
+from .ledger.writer import LedgerWriter
 from .limits import Limits
 from .tokens import jws
 from .tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
@@ -51,6 +54,8 @@ class OutboundCall:
     """The tokens attached to one outbound request, and who it goes to."""
 
     peer: str
+    #: the URL the WPT is bound to (no query or fragment)
+    target: str
     ect: ECTClaims
     headers: Mapping[str, str]
 
@@ -68,6 +73,7 @@ class Runtime:
         self._trust = WatchedFile(str(settings.trust_bundle), TrustBundle.load, settings.clock)
         self.wits = WITVerifier(self._trust.get, self.limits, self.clock)
         self.ledger = ledger or open_ledger(settings.ledger, clock=self.clock)
+        self._writer = LedgerWriter(self.ledger)
         self.replay = replay or open_replay_cache(settings.replay, self.clock)
         self._store = LedgerTaskStore(self.ledger, self.workload_id)
         self.verifier = RequestVerifier(
@@ -94,15 +100,17 @@ class Runtime:
         return _has_prefix(path, self.settings.exclude_paths)
 
     def begin(self, request: InboundRequest, exec_act: Callable[[], str]) -> RequestContext:
-        """Verify ``request`` and record its ECTs; raise ``ECTError`` to reject it.
+        """Verify ``request``, and defer the record of its ECTs to the request's first
+        flush; raise ``ECTError`` to reject it.
 
         A request on an entry path without WIMSE headers starts a new workflow.
         """
         if not request.has_wimse_headers() and _has_prefix(request.path, self.settings.entry_paths):
             return self._new_context(None, (), None, exec_act)
         verified = self.verifier.verify(request)
-        self._record_received(verified.parents, verified.caller.token, verified.unresolved)
-        return self._new_context(verified.caller.sub, verified.parents, verified.wid, exec_act)
+        ctx = self._new_context(verified.caller.sub, verified.parents, verified.wid, exec_act)
+        self._record_received(ctx, verified.parents, verified.caller.token, verified.unresolved)
+        return ctx
 
     def begin_unverified(self, error: ECTError, exec_act: Callable[[], str]) -> RequestContext:
         """A context for a request that failed verification (observe mode, or to record the
@@ -110,7 +118,8 @@ class Runtime:
         return self._new_context(None, (), None, exec_act, rejection=error)
 
     def complete(self, ctx: RequestContext, status: int) -> list[tuple[str, str]]:
-        """Mint and record the request's completion ECT; the headers that return it."""
+        """Mint the request's completion ECT; the headers that return it. Flush before
+        sending them."""
         if not ctx.claim_completion():
             done = ctx.completion
             return [] if done is None else self._completion_headers(done)
@@ -145,7 +154,8 @@ class Runtime:
         exec_act: str | None = None,
         is_parent_of_later: bool = False,
     ) -> ECTClaims:
-        """Mint an ECT for work done on ``ctx`` and record it before it is used."""
+        """Mint an ECT for work done on ``ctx``; its record goes with the request's next
+        flush, which must come before the ECT leaves this service."""
         parents = ctx.next_parents()
         if len(parents) > self.limits.max_parents:
             log.warning("ect.parents_truncated", kept=self.limits.max_parents, had=len(parents))
@@ -165,8 +175,9 @@ class Runtime:
             policy=policy,
         )
         # Every parent (verified inbound ECTs, checkpoints, completions received back) was
-        # recorded here before it could become a parent: none is unresolved.
-        self.ledger.append(
+        # deferred on this request before it could become a parent, so it is recorded
+        # first, in the same flush or an earlier one: none is unresolved.
+        ctx.defer(
             [
                 NewEntry.from_claims(
                     claims, wit=self.wit, direction="minted", recorder=self.workload_id
@@ -228,8 +239,8 @@ class Runtime:
         authorization: str | None,
         txn_token: str | None,
     ) -> OutboundCall | None:
-        """Mint (and record) the ECT and WPT for a call to ``url``; None for non-peers,
-        which never see this service's tokens."""
+        """Mint the ECT and WPT for a call to ``url``; None for non-peers, which never see
+        this service's tokens. Flush before sending them."""
         peer = self.peer_for(url)
         if peer is None:
             return None
@@ -246,8 +257,7 @@ class Runtime:
             clock=self.clock,
         )
         headers = dict(zip(OUTBOUND_HEADERS, (wit, wpt, ect.token), strict=True))
-        log.info("ect.outbound", peer=peer, target=target, ect=ect.jti)
-        return OutboundCall(peer, ect, headers)
+        return OutboundCall(peer, target, ect, headers)
 
     def absorb_response(
         self, ctx: RequestContext, peer: str, headers: Sequence[tuple[str, str]]
@@ -280,10 +290,45 @@ class Runtime:
         except ECTError as exc:
             log.warning("ect.response_ignored", peer=peer, code=exc.code, reason=exc.detail)
             return []
-        self._record_received(ects, wit.token, unresolved)
+        self._record_received(ctx, ects, wit.token, unresolved)
         for e in ects:
             ctx.record_received(e)
         return ects
+
+    # -- the ledger ------------------------------------------------------------------------
+
+    def flush(self, ctx: RequestContext) -> None:
+        """Make every entry ``ctx`` deferred durable; blocks until it is (threads only)."""
+        entries, written = self._hand_over(ctx)
+        if written is None:
+            return
+        try:
+            written.result()
+        except Exception:
+            ctx.restore_pending(entries)
+            raise
+
+    async def flush_async(self, ctx: RequestContext) -> None:
+        """``flush`` for an event loop, which goes on serving while the writer writes."""
+        entries, written = self._hand_over(ctx)
+        if written is None:
+            return
+        try:
+            await asyncio.wrap_future(written)
+        except Exception:  # not on cancellation: the writer records them anyway
+            ctx.restore_pending(entries)
+            raise
+
+    def _hand_over(self, ctx: RequestContext) -> tuple[list[NewEntry], Future[Any] | None]:
+        with ctx.pending_lock:  # the flushes of one request reach the writer in order
+            entries = ctx.take_pending()
+            if not entries:
+                return entries, None
+            try:
+                return entries, self._writer.submit(entries)
+            except Exception:
+                ctx.restore_pending(entries)
+                raise
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -307,13 +352,12 @@ class Runtime:
 
     def _record_received(
         self,
+        ctx: RequestContext,
         ects: Sequence[ECTClaims],
         wit: str,
         unresolved: Mapping[str, tuple[str, ...]],
     ) -> None:
-        if not ects:
-            return
-        self.ledger.append(
+        ctx.defer(
             [
                 NewEntry.from_claims(
                     e,
@@ -327,6 +371,7 @@ class Runtime:
         )
 
     def close(self) -> None:
+        self._writer.close()
         self.ledger.close()
         self.replay.close()
 

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from ..errors import ECTError
+from ..ledger.base import NewEntry
 from ..tokens.ect import ECTClaims
 
 if TYPE_CHECKING:
@@ -58,6 +59,9 @@ class RequestContext:
         self._completing = False
         self._injected: weakref.WeakSet[object] = weakref.WeakSet()
         self._issued_wpts: set[str] = set()
+        #: entries not yet handed to the ledger; ``pending_lock`` keeps hand-overs in order
+        self._pending: list[NewEntry] = []
+        self.pending_lock = threading.Lock()
 
     @property
     def exec_act(self) -> str:
@@ -95,6 +99,21 @@ class RequestContext:
     def record_received(self, claims: ECTClaims) -> None:
         with self._lock:
             self._later_parents.append(claims.jti)
+
+    def defer(self, entries: list[NewEntry]) -> None:
+        """Record ``entries`` with the next hand-over to the ledger (``Runtime.flush``)."""
+        with self._lock:
+            self._pending.extend(entries)
+
+    def take_pending(self) -> list[NewEntry]:
+        with self._lock:
+            entries, self._pending = self._pending, []
+            return entries
+
+    def restore_pending(self, entries: list[NewEntry]) -> None:
+        """Put back entries whose hand-over failed, ahead of any deferred since."""
+        with self._lock:
+            self._pending[:0] = entries
 
     def claim_completion(self) -> bool:
         """True exactly once: the caller then mints the completion ECT."""

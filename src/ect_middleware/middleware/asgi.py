@@ -14,9 +14,11 @@ from ..runtime import Runtime
 from ..verification import InboundRequest
 from .lifecycle import (
     Problem,
+    Rejected,
     build_runtime,
     completion_headers,
     finish,
+    logged_ledger_failure,
     open_request,
     record_failure,
 )
@@ -51,8 +53,11 @@ class ECTMiddleware:
             tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]),
         )
         opened = open_request(runtime, request, lambda: _exec_act(scope))
-        if isinstance(opened, Problem):
-            await _send_problem(send, opened)
+        if isinstance(opened, Rejected):
+            if opened.ctx is not None:
+                with logged_ledger_failure():
+                    await runtime.flush_async(opened.ctx)
+            await _send_problem(send, opened.problem)
             return
         ctx = opened
         status = 500
@@ -65,6 +70,7 @@ class ECTMiddleware:
                     (k.lower().encode("latin-1"), v.encode("latin-1"))
                     for k, v in completion_headers(ctx, status)
                 ]
+                await runtime.flush_async(ctx)  # durable before the response goes out
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 finish(ctx, status)
@@ -76,6 +82,8 @@ class ECTMiddleware:
             finally:
                 if ctx.completion is None:
                     record_failure(ctx)
+                    with logged_ledger_failure():
+                        await runtime.flush_async(ctx)
 
 
 def _request_path(scope: Scope) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,10 +46,19 @@ class Problem:
         return cls(error.status, body, (*cls.headers, ("content-length", str(len(body)))))
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """An enforced rejection: the problem to answer with, once the signed record of the
+    decision (``ctx``'s deferred completion ECT, when there is one) has been flushed."""
+
+    problem: Problem
+    ctx: RequestContext | None = None
+
+
 def open_request(
     runtime: Runtime, request: InboundRequest, exec_act: Callable[[], str]
-) -> RequestContext | Problem:
-    """Verify ``request``: its context, or in enforce mode the problem to answer with.
+) -> RequestContext | Rejected:
+    """Verify ``request``: its context, or in enforce mode the rejection.
 
     Every decision is a checkpoint: an accepted request is logged here and carried in its
     completion ECT; a rejected one leaves a signed rejection ECT in the ledger.
@@ -69,20 +79,19 @@ def open_request(
         runtime.checkpoint_logged(ctx, INBOUND_POLICY, "rejected", code=error.code)
         if not enforce:
             return ctx  # its completion ECT will carry the rejection
-        try:  # our signed record of the decision, never the rejected tokens
-            runtime.complete(ctx, error.status)
-        except LedgerError as exc:
-            log.error("ect.ledger_failed", reason=str(exc))
-        return Problem.of(error)
+        runtime.complete(ctx, error.status)  # our signed record, never the rejected tokens
+        return Rejected(Problem.of(error), ctx)
     except LedgerError as exc:
         log.error("ect.ledger_failed", reason=str(exc))
-        return Problem.of(ECTError("ledger.unavailable", "the audit ledger is unavailable"))
+        return Rejected(
+            Problem.of(ECTError("ledger.unavailable", "the audit ledger is unavailable"))
+        )
     runtime.checkpoint_logged(ctx, INBOUND_POLICY, "approved", parents=len(ctx.parents))
     return ctx
 
 
 def completion_headers(ctx: RequestContext, status: int) -> list[tuple[str, str]]:
-    """Headers returning the completion ECT; recorded before the response is sent."""
+    """Headers returning the completion ECT; flush before sending them."""
     return ctx.runtime.complete(ctx, status)
 
 
@@ -92,8 +101,19 @@ def finish(ctx: RequestContext, status: int) -> None:
 
 
 def record_failure(ctx: RequestContext) -> None:
-    """The application raised before responding: its completion still goes in the ledger."""
+    """The application raised before responding: its completion still goes in the ledger
+    (flush afterwards, as for a response)."""
     try:
         ctx.runtime.complete(ctx, 500)
-    except (LedgerError, ECTError) as exc:
+    except ECTError as exc:
         log.error("ect.completion_failed", reason=str(exc))
+
+
+@contextmanager
+def logged_ledger_failure() -> Iterator[None]:
+    """Around the flush of a record that no response waits for (a rejection, a failure):
+    a ledger failure is logged, and the answer still goes out."""
+    try:
+        yield
+    except LedgerError as exc:
+        log.error("ect.ledger_failed", reason=str(exc))

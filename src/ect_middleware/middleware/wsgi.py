@@ -19,10 +19,11 @@ from ..context.request_context import RequestContext
 from ..runtime import Runtime
 from ..verification import InboundRequest
 from .lifecycle import (
-    Problem,
+    Rejected,
     build_runtime,
     completion_headers,
     finish,
+    logged_ledger_failure,
     open_request,
     record_failure,
 )
@@ -59,10 +60,15 @@ class ECTWSGIMiddleware:
         method = environ.get("REQUEST_METHOD", "GET")
         request = InboundRequest(method, _request_path(environ), headers)
         opened = open_request(runtime, request, lambda: _exec_act(environ))
-        if isinstance(opened, Problem):
-            status_line = f"{opened.status} {HTTPStatus(opened.status).phrase}"
-            start_response(status_line, list(opened.headers))
-            return [opened.body]
+        if isinstance(opened, Rejected):
+            if opened.ctx is not None:
+                with logged_ledger_failure():
+                    runtime.flush(opened.ctx)
+            problem = opened.problem
+            start_response(
+                f"{problem.status} {HTTPStatus(problem.status).phrase}", list(problem.headers)
+            )
+            return [problem.body]
         ctx = opened
         status = [500]
 
@@ -73,13 +79,14 @@ class ECTWSGIMiddleware:
         ) -> Callable[[bytes], object]:
             status[0] = int(status_line.split(" ", 1)[0])
             response_headers = [*response_headers, *completion_headers(ctx, status[0])]
+            ctx.runtime.flush(ctx)  # durable before the response goes out
             return start_response(status_line, response_headers, exc_info)
 
         with request_scope(ctx):
             try:
                 body = self.app(environ, start_with_context)
             except BaseException:
-                record_failure(ctx)
+                _record_failure(ctx)
                 raise
         return _BodyInContext(body, ctx, status)
 
@@ -110,8 +117,14 @@ class _BodyInContext:
                     close()
             finally:
                 if self._ctx.completion is None:
-                    record_failure(self._ctx)
+                    _record_failure(self._ctx)
                 finish(self._ctx, self._status[0])
+
+
+def _record_failure(ctx: RequestContext) -> None:
+    record_failure(ctx)
+    with logged_ledger_failure():
+        ctx.runtime.flush(ctx)
 
 
 def _script_path(environ: WSGIEnvironment) -> str:

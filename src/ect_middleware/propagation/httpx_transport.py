@@ -16,7 +16,7 @@ from . import outbound
 def send_with_context(
     request: httpx.Request, send: Callable[[httpx.Request], httpx.Response]
 ) -> httpx.Response:
-    injection = _before(request)
+    injection = outbound.before(*_outbound(request))
     response = send(request)
     outbound.after(injection, response.headers.multi_items())
     return response
@@ -25,18 +25,21 @@ def send_with_context(
 async def send_with_context_async(
     request: httpx.Request, send: Callable[[httpx.Request], Awaitable[httpx.Response]]
 ) -> httpx.Response:
-    injection = _before(request)
+    injection = await outbound.before_async(*_outbound(request))
     response = await send(request)
     outbound.after(injection, response.headers.multi_items())
     return response
 
 
-def _before(request: httpx.Request) -> outbound.Injection | None:
+def _outbound(
+    request: httpx.Request,
+) -> tuple[httpx.Request, str, httpx.Headers, bytes | None]:
+    """What the outbound hooks read of ``request``."""
     try:
         body = request.content or None
     except httpx.RequestNotRead:  # a streaming body: not hashed into inp_hash
         body = None
-    return outbound.before(request, str(request.url), request.headers, body)
+    return request, str(request.url), request.headers, body
 
 
 class ECTTransport(httpx.BaseTransport):

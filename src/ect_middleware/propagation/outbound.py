@@ -1,7 +1,8 @@
 """What every outbound hook does, whatever the client library.
 
 Before the request: if a request is being handled and the URL belongs to a configured peer
-(ECT_PEERS), mint and record a fresh ECT and WPT and attach them with this service's WIT.
+(ECT_PEERS), mint a fresh ECT and WPT, make the request's records durable (the ECT's and
+every one it descends from), and attach them with this service's WIT.
 Calls outside a request and calls to other hosts are left untouched. After the response:
 verify and record the peer's completion ECT (fan-in).
 
@@ -33,10 +34,10 @@ class Injection:
     call: OutboundCall
 
 
-def before(
+def prepare(
     request: object, url: str, headers: MutableMapping[str, str], body: bytes | None
 ) -> Injection | None:
-    """Attach tokens to ``request`` (whose ``headers`` are mutated) when it is due them."""
+    """Mint the tokens ``request`` is due, if any; ``attach`` them once flushed."""
     ctx = current_context()
     if ctx is None or not ctx.mark_injected(request):
         return None
@@ -64,11 +65,47 @@ def before(
     except Exception as exc:  # instrumentation must never break the call
         log.error("ect.outbound_failed", reason=type(exc).__name__)
         return None
-    if call is None:
+    return None if call is None else Injection(ctx, call)
+
+
+def attach(injection: Injection | None, headers: MutableMapping[str, str]) -> Injection | None:
+    """Put the tokens on the request, now that their records are durable."""
+    if injection is None:
         return None
-    headers.update(call.headers)
-    ctx.remember_issued(call.headers["Workload-Proof-Token"])
-    return Injection(ctx, call)
+    headers.update(injection.call.headers)
+    injection.ctx.remember_issued(injection.call.headers["Workload-Proof-Token"])
+    call = injection.call
+    log.info("ect.outbound", peer=call.peer, target=call.target, ect=call.ect.jti)
+    return injection
+
+
+def before(
+    request: object, url: str, headers: MutableMapping[str, str], body: bytes | None
+) -> Injection | None:
+    """Attach tokens to ``request`` (whose ``headers`` are mutated) when it is due them:
+    ``prepare``, flush (blocking: for threads), ``attach``."""
+    injection = prepare(request, url, headers, body)
+    if injection is not None:
+        try:
+            injection.ctx.runtime.flush(injection.ctx)
+        except Exception as exc:
+            log.error("ect.outbound_failed", reason=type(exc).__name__)
+            return None
+    return attach(injection, headers)
+
+
+async def before_async(
+    request: object, url: str, headers: MutableMapping[str, str], body: bytes | None
+) -> Injection | None:
+    """``before`` for an event loop: the flush does not block it."""
+    injection = prepare(request, url, headers, body)
+    if injection is not None:
+        try:
+            await injection.ctx.runtime.flush_async(injection.ctx)
+        except Exception as exc:
+            log.error("ect.outbound_failed", reason=type(exc).__name__)
+            return None
+    return attach(injection, headers)
 
 
 def after(injection: Injection | None, response_headers: Sequence[tuple[str, str]]) -> None:

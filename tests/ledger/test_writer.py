@@ -1,0 +1,99 @@
+"""The ledger writer thread: group commit, order, failures, close."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from ect_middleware.errors import LedgerError
+from ect_middleware.ledger import LedgerEntry, NewEntry, verify_chain
+from ect_middleware.ledger.sqlite import SQLiteLedger
+from ect_middleware.ledger.writer import LedgerWriter
+
+from ._support import fixed_clock, workflow
+
+
+class GatedLedger(SQLiteLedger):
+    """A real SQLite ledger whose appends can be held at the door, and made to fail."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, clock=fixed_clock)
+        self.calls: list[int] = []
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.gate.set()
+        #: an append of exactly this many entries fails
+        self.fail_size: int | None = None
+
+    def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
+        self.calls.append(len(entries))
+        self.entered.set()
+        assert self.gate.wait(10)
+        if len(entries) == self.fail_size:
+            raise LedgerError("disk full")
+        return super().append(entries)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> GatedLedger:
+    return GatedLedger(tmp_path / "ledger.db")
+
+
+def test_batches_queued_during_a_write_share_the_next_transaction(ledger: GatedLedger) -> None:
+    writer = LedgerWriter(ledger)
+    batches = [workflow(n, seed=n) for n in (2, 1, 3, 2)]
+    ledger.gate.clear()
+    first = writer.submit(batches[0])
+    assert ledger.entered.wait(10)  # the writer is inside the first transaction
+    rest = [writer.submit(b) for b in batches[1:]]
+    ledger.gate.set()
+
+    results = [f.result(10) for f in (first, *rest)]
+    writer.close()
+
+    assert ledger.calls == [2, 1 + 3 + 2]  # the three waiting batches: one transaction
+    assert [[e.jti for e in r] for r in results] == [[e.jti for e in b] for b in batches]
+    seqs = [e.seq for r in results for e in r]
+    assert seqs == list(range(1, 9))  # in the order they were submitted
+    assert verify_chain(ledger.entries(), ledger.head()).ok
+
+
+def test_a_failed_transaction_fails_each_caller_in_it_and_the_next_one_proceeds(
+    ledger: GatedLedger,
+) -> None:
+    writer = LedgerWriter(ledger)
+    ledger.fail_size = 4
+    ledger.gate.clear()
+    blocker = writer.submit(workflow(1, seed=1))
+    assert ledger.entered.wait(10)
+    doomed = [writer.submit(workflow(2, seed=s)) for s in (2, 3)]  # one transaction of 4
+    ledger.gate.set()
+    assert [e.seq for e in blocker.result(10)] == [1]
+    for future in doomed:
+        with pytest.raises(LedgerError, match="disk full"):
+            future.result(10)
+    later = writer.append(workflow(1, seed=4))
+    writer.close()
+
+    assert [e.seq for e in later] == [2]
+    assert [e.seq for e in ledger.entries()] == [1, 2]
+    assert verify_chain(ledger.entries(), ledger.head()).ok
+
+
+def test_close_writes_what_is_queued_then_refuses_more(ledger: GatedLedger) -> None:
+    writer = LedgerWriter(ledger)
+    ledger.gate.clear()
+    futures = [writer.submit(workflow(1, seed=s)) for s in range(5)]
+    assert ledger.entered.wait(10)
+    closing = threading.Thread(target=writer.close)
+    closing.start()
+    ledger.gate.set()
+    closing.join(10)
+
+    assert all(f.done() and f.exception() is None for f in futures)
+    assert len(list(ledger.entries())) == 5
+    with pytest.raises(LedgerError, match="closed"):
+        writer.submit(workflow(1, seed=9))

@@ -74,8 +74,9 @@ def mint_ect(
         "exec_act": exec_act,
         "par": list(par),
     }
-    optional = {"wid": wid, "inp_hash": inp_hash, "out_hash": out_hash, "ext": ext}
-    body.update({k: v for k, v in optional.items() if v is not None})
+    for name, value in (("wid", wid), ("inp_hash", inp_hash), ("out_hash", out_hash), ("ext", ext)):
+        if value is not None:
+            body[name] = value
     if policy is not None:
         body["pol"] = policy.policy
         body["pol_decision"] = policy.decision

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from ect_middleware.tokens import jws
 from ect_middleware.tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from ect_middleware.tokens.encoding import sha256_b64url
 from ect_middleware.tokens.keys import generate_signing_key
@@ -250,3 +251,66 @@ def test_task_cannot_be_its_own_parent() -> None:
     claims = ect_claims()
     with rejected("ect.claims_invalid"):
         verify(signed(claims=edit(claims, par=[claims["jti"]])))
+
+
+def mint(**changes: Any) -> ECTClaims:
+    arguments: dict[str, Any] = {
+        "iss": A_ID,
+        "aud": B_ID,
+        "par": [UUID],
+        "exec_act": "review",
+        "wid": None,
+        "limits": LIMITS,
+        "clock": fixed(NOW),
+    }
+    return mint_ect(W.workload, **(arguments | changes))
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        pytest.param({"iss": "a"}, "ect.claims_invalid", id="iss not a workload id"),
+        pytest.param({"aud": []}, "ect.claims_invalid", id="no audience"),
+        pytest.param({"exec_act": ""}, "ect.claims_invalid", id="exec_act empty"),
+        pytest.param({"jti": "task-1"}, "ect.invalid_id", id="jti not a UUID"),
+        pytest.param({"wid": "workflow-1"}, "ect.invalid_id", id="wid not a UUID"),
+        pytest.param({"par": [UUID, UUID]}, "ect.claims_invalid", id="par repeated"),
+        pytest.param({"jti": UUID}, "ect.claims_invalid", id="its own parent"),
+        pytest.param(
+            {"par": [str(uuid.uuid4()) for _ in range(LIMITS.max_parents + 1)]},
+            "dag.too_many_parents",
+            id="too many parents",
+        ),
+        pytest.param({"inp_hash": "sha-256:abc"}, "ect.claims_invalid", id="inp_hash"),
+        pytest.param({"ext": nested(LIMITS.ext_max_depth + 1)}, "ect.ext_too_deep", id="ext"),
+        pytest.param(
+            {"policy": Policy("p", "approved", "b")},
+            "ect.claims_invalid",
+            id="pol_enforcer not a workload id",
+        ),
+    ],
+)
+def test_mint_refuses_what_receivers_reject_before_signing(
+    changes: dict[str, Any], code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(*args: object, **kwargs: object) -> str:
+        raise AssertionError("signed")
+
+    monkeypatch.setattr(jws, "sign", never)
+    with rejected(code):
+        mint(**changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param({"exec_act": "\ud800"}, "surrogates not allowed", id="lone surrogate"),
+        pytest.param({"ext": {"score": float("nan")}}, "not JSON compliant", id="NaN"),
+        pytest.param({"aud": [B_ID] * 1000}, "exceeds 16384 bytes", id="over the size bound"),
+    ],
+)
+def test_mint_raises_instead_of_writing_a_token_receivers_reject(
+    changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        mint(**changes)

@@ -118,3 +118,23 @@ def test_configured_limit_applies() -> None:
     small = Limits(max_token_bytes=100)
     with rejected("wit.too_large"):
         W.verifier(limits=small).verify(W.wit)
+
+
+@pytest.mark.parametrize("note", ["", "x" * 600], ids=["short header", "long header"])
+def test_header_rules_hold_for_a_header_seen_before(note: str) -> None:
+    """Checked headers are kept per kind (short ones only): a header accepted for one kind
+    is still refused for another, a refused one is refused again, and none can be changed."""
+    header = header_for("wpt", W) | {"note": note}
+    token = forge(header, claims_for("wpt", W), signer_for("wpt", W))
+    parsed = jws.parse(token, jws.WPT, LIMITS.max_token_bytes)
+    assert parsed.header == header
+    assert jws.parse(token, jws.WPT, LIMITS.max_token_bytes).header == header
+    with pytest.raises(TypeError):
+        parsed.header["alg"] = "none"  # type: ignore[index]
+    for _ in range(2):
+        with rejected("ect.typ_invalid"):
+            jws.parse(token, jws.ECT, LIMITS.max_token_bytes)
+    forbidden = forge(header | {"crit": ["exp"]}, claims_for("wpt", W), signer_for("wpt", W))
+    for _ in range(2):
+        with rejected("wpt.header_forbidden"):
+            jws.parse(forbidden, jws.WPT, LIMITS.max_token_bytes)

@@ -63,6 +63,7 @@ def mint_ect(
     ext: Mapping[str, Any] | None = None,
     policy: Policy | None = None,
 ) -> ECTClaims:
+    """Sign an ECT; claims any receiver would reject raise here, before anything is signed."""
     now = int(clock())
     body: dict[str, Any] = {
         "iss": iss,
@@ -73,17 +74,19 @@ def mint_ect(
         "exec_act": exec_act,
         "par": list(par),
     }
-    optional = {"wid": wid, "inp_hash": inp_hash, "out_hash": out_hash, "ext": ext}
-    body.update({k: v for k, v in optional.items() if v is not None})
+    for name, value in (("wid", wid), ("inp_hash", inp_hash), ("out_hash", out_hash), ("ext", ext)):
+        if value is not None:
+            body[name] = value
     if policy is not None:
         body["pol"] = policy.policy
         body["pol_decision"] = policy.decision
         if policy.enforcer is not None:
             body["pol_enforcer"] = policy.enforcer
+    fields = _checked_fields(body, limits)  # the receivers' claim rules, before signing
     token = jws.sign(body, key, ECT, with_kid=True)
     if len(token) > limits.max_token_bytes:  # every receiver would reject it as too large
         raise ValueError(f"the minted ECT exceeds {limits.max_token_bytes} bytes; shrink ext")
-    return read_claims(token, body, limits)
+    return ECTClaims(token, **fields)
 
 
 def verify_ect(
@@ -114,12 +117,21 @@ def verify_ect(
 
 def read_claims(token: str, body: Mapping[str, Any], limits: Limits) -> ECTClaims:
     """Check that every claim is present and well-typed; no signature or time checks."""
+    return ECTClaims(token, **_checked_fields(body, limits))
+
+
+def _checked_fields(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
+    """Every ``ECTClaims`` field but the token, from ``body`` checked claim by claim: the
+    same rules for a received ECT and for one about to be minted."""
     iss = c.string(body, "iss", ECT)
     if not is_workload_id(iss):
         raise ECT.error("claims_invalid", "iss must be a workload identifier")
-    aud_claim = body.get("aud")
-    aud = (aud_claim,) if isinstance(aud_claim, str) else aud_claim
-    if not isinstance(aud, (list, tuple)) or not aud or not all(isinstance(a, str) for a in aud):
+    aud = body.get("aud")
+    if isinstance(aud, str):
+        aud = (aud,)
+    elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+        aud = tuple(aud)
+    else:
         raise ECT.error("claims_invalid", "aud must be a string or an array of strings")
     iat = c.numeric_date(body, "iat", ECT)
     exp = c.numeric_date(body, "exp", ECT)
@@ -133,34 +145,37 @@ def read_claims(token: str, body: Mapping[str, Any], limits: Limits) -> ECTClaim
     wid = c.optional_string(body, "wid", ECT)
     if not c.is_uuid(jti) or (wid is not None and not c.is_uuid(wid)):
         raise ECT.error("invalid_id", "jti and wid must be UUIDs")
-    if not all(c.is_uuid(p) for p in par):
+    if not all(map(c.is_uuid, par)):
         raise ECT.error("invalid_id", "par entries must be UUIDs")
     if len(set(par)) != len(par) or jti in par:
         raise ECT.error("claims_invalid", "par entries must be distinct and not the task itself")
-    hashes = {}
-    for name in ("inp_hash", "out_hash"):
-        hashes[name] = c.optional_string(body, name, ECT)
-        if hashes[name] is not None and not c.is_hash(hashes[name]):
-            raise ECT.error("claims_invalid", f"{name} must be a base64url SHA-256 digest")
+    inp_hash = _optional_hash(body, "inp_hash")
+    out_hash = _optional_hash(body, "out_hash")
     ext = body.get("ext")
     if ext is not None:
         _check_ext(ext, limits)
-    return ECTClaims(
-        token=token,
-        iss=iss,
-        aud=tuple(aud),
-        iat=iat,
-        exp=exp,
-        jti=jti,
-        exec_act=exec_act,
-        par=tuple(par),
-        wid=wid,
-        inp_hash=hashes["inp_hash"],
-        out_hash=hashes["out_hash"],
-        ext=ext,
-        policy=_read_policy(body),
-        claims=body,
-    )
+    return {
+        "iss": iss,
+        "aud": aud,
+        "iat": iat,
+        "exp": exp,
+        "jti": jti,
+        "exec_act": exec_act,
+        "par": tuple(par),
+        "wid": wid,
+        "inp_hash": inp_hash,
+        "out_hash": out_hash,
+        "ext": ext,
+        "policy": _read_policy(body),
+        "claims": body,
+    }
+
+
+def _optional_hash(body: Mapping[str, Any], name: str) -> str | None:
+    value = c.optional_string(body, name, ECT)
+    if value is not None and not c.is_hash(value):
+        raise ECT.error("claims_invalid", f"{name} must be a base64url SHA-256 digest")
+    return value
 
 
 def _read_policy(body: Mapping[str, Any]) -> Policy | None:

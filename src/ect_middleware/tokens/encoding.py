@@ -72,6 +72,12 @@ def json_object(data: bytes) -> dict[str, Any]:
     return value
 
 
+def compact_json(value: dict[str, Any]) -> bytes:
+    """UTF-8 JSON without whitespace: a lone surrogate (``UnicodeEncodeError``) or a NaN or
+    infinity (``ValueError``), which are not I-JSON, raise instead of being written."""
+    return _ENCODER.encode(value).encode("utf-8")
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
@@ -82,4 +88,6 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 # One decoder for every call: ``json.loads`` with any option builds a new decoder (and its
 # scanner) each time, which was half the cost of parsing a JOSE header (5.6 -> 2.4 µs).
 # Sharing it across threads is safe, as ``json.loads`` itself shares its default decoder.
+# Likewise one encoder for ``compact_json``.
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)

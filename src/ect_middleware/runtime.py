@@ -314,7 +314,9 @@ class Runtime:
         if written is None:
             return
         try:
-            await asyncio.wrap_future(written)
+            if not written.done():  # written at once (the usual case): no hand-off
+                await asyncio.wrap_future(written)
+            written.result()
         except Exception:  # not on cancellation: the writer records them anyway
             ctx.restore_pending(entries)
             raise

@@ -1,9 +1,12 @@
-"""The ledger writer thread: group commit, order, failures, close."""
+"""The ledger writer: at once when nothing waits, else its thread, with group commit, in
+order; failures and close."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,8 @@ from ._support import fixed_clock, workflow
 
 
 class GatedLedger(SQLiteLedger):
-    """A real SQLite ledger whose appends can be held at the door, and made to fail."""
+    """A real SQLite ledger whose (writer thread's) appends can be held at the door, and
+    made to fail; ``append_nowait`` (the caller's thread) is the engine's own."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, clock=fixed_clock)
@@ -42,13 +46,51 @@ def ledger(tmp_path: Path) -> GatedLedger:
     return GatedLedger(tmp_path / "ledger.db")
 
 
+@contextmanager
+def write_lock_held(ledger: SQLiteLedger) -> Iterator[None]:
+    """Another connection (another process, say) holds the ledger's write lock."""
+    other = sqlite3.connect(ledger.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_with_nothing_to_wait_for_a_batch_is_written_at_once_in_the_callers_thread(
+    ledger: GatedLedger,
+) -> None:
+    writer = LedgerWriter(ledger)
+    future = writer.submit(workflow(3, seed=1))
+
+    assert future.done()  # no hand-off: written before submit returned
+    assert [e.seq for e in future.result()] == [1, 2, 3]
+    assert ledger.calls == []  # the writer thread's append was never needed
+    writer.close()
+
+
+def test_a_batch_that_would_wait_for_the_lock_waits_on_the_writer_thread(
+    ledger: GatedLedger,
+) -> None:
+    writer = LedgerWriter(ledger)
+    with write_lock_held(ledger):
+        future = writer.submit(workflow(2, seed=1))
+        assert ledger.entered.wait(10)  # handed to the thread, which waits for the lock
+        assert not future.done()
+    assert [e.seq for e in future.result(10)] == [1, 2]
+    assert ledger.calls == [2]
+    writer.close()
+
+
 def test_batches_queued_during_a_write_share_the_next_transaction(ledger: GatedLedger) -> None:
     writer = LedgerWriter(ledger)
     batches = [workflow(n, seed=n) for n in (2, 1, 3, 2)]
     ledger.gate.clear()
-    first = writer.submit(batches[0])
+    with write_lock_held(ledger):
+        first = writer.submit(batches[0])  # the lock is taken: to the thread
     assert ledger.entered.wait(10)  # the writer is inside the first transaction
-    rest = [writer.submit(b) for b in batches[1:]]
+    rest = [writer.submit(b) for b in batches[1:]]  # queued behind it, never at once
     ledger.gate.set()
 
     results = [f.result(10) for f in (first, *rest)]
@@ -67,7 +109,8 @@ def test_a_failed_transaction_fails_each_caller_in_it_and_the_next_one_proceeds(
     writer = LedgerWriter(ledger)
     ledger.fail_size = 4
     ledger.gate.clear()
-    blocker = writer.submit(workflow(1, seed=1))
+    with write_lock_held(ledger):
+        blocker = writer.submit(workflow(1, seed=1))
     assert ledger.entered.wait(10)
     doomed = [writer.submit(workflow(2, seed=s)) for s in (2, 3)]  # one transaction of 4
     ledger.gate.set()
@@ -75,7 +118,7 @@ def test_a_failed_transaction_fails_each_caller_in_it_and_the_next_one_proceeds(
     for future in doomed:
         with pytest.raises(LedgerError, match="disk full"):
             future.result(10)
-    later = writer.append(workflow(1, seed=4))
+    later = writer.append(workflow(1, seed=4))  # the writer is idle again: at once
     writer.close()
 
     assert [e.seq for e in later] == [2]
@@ -86,7 +129,8 @@ def test_a_failed_transaction_fails_each_caller_in_it_and_the_next_one_proceeds(
 def test_close_writes_what_is_queued_then_refuses_more(ledger: GatedLedger) -> None:
     writer = LedgerWriter(ledger)
     ledger.gate.clear()
-    futures = [writer.submit(workflow(1, seed=s)) for s in range(5)]
+    with write_lock_held(ledger):
+        futures = [writer.submit(workflow(1, seed=s)) for s in range(5)]
     assert ledger.entered.wait(10)
     closing = threading.Thread(target=writer.close)
     closing.start()

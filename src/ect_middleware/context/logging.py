@@ -3,6 +3,7 @@ the application has not configured structlog itself."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,8 +14,10 @@ from .request_context import RequestContext, use_context
 
 
 def configure_if_unconfigured() -> None:
-    """JSON lines on stderr with the request fields merged in, unless the app configured
-    structlog (then its pipeline is used; it should include ``merge_contextvars``)."""
+    """JSON lines on stderr, info level and up, with the request fields merged in, unless
+    the app configured structlog (then its pipeline and level apply; it should include
+    ``merge_contextvars``). At info, each request logs its checkpoints (the middleware's
+    own decision is one); each outbound call and each completion is a debug line."""
     if structlog.is_configured():
         return
     structlog.configure(
@@ -26,6 +29,7 @@ def configure_if_unconfigured() -> None:
             structlog.processors.JSONRenderer(),
         ],
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         # No caching: an application that configures structlog later (say, in a startup
         # hook) must still get our events through its own pipeline.
         cache_logger_on_first_use=False,

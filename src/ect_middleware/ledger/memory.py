@@ -35,6 +35,10 @@ class MemoryLedger:
             self._head = (sealed[-1].seq, sealed[-1].hash)
         return sealed
 
+    def append_nowait(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
+        """``append``: it never waits for more than another thread's append in memory."""
+        return self.append(entries)
+
     def find(self, jti: str) -> list[LedgerEntry]:
         with self._lock:
             return list(self._by_jti.get(jti, ()))

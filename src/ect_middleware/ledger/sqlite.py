@@ -37,6 +37,8 @@ from .connections import ThreadConnections
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the write lock before giving up
+_SQLITE_BUSY = 5
+_BUSY_TIMEOUT_PRAGMA = f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}"
 PAGE_SIZE = 500  # entries fetched per query when streaming
 
 Synchronous = Literal["normal", "full"]
@@ -169,16 +171,43 @@ class SQLiteLedger:
         with _translated("append"):
             conn = self._connections.get()
             conn.execute("BEGIN IMMEDIATE")
+            return self._append_begun(conn, entries)
+
+    def append_nowait(self, entries: Sequence[NewEntry]) -> list[LedgerEntry] | None:
+        """``append``, or None at once if it would have to wait: for another connection's
+        write lock, or for the disk (``synchronous=full`` syncs every commit). What an
+        event loop may run itself; the rest goes to ``LedgerWriter``'s thread."""
+        if self._synchronous == "full":
+            return None
+        if not entries:
+            return []
+        with _translated("append"):
+            conn = self._connections.get()
+            conn.execute("PRAGMA busy_timeout = 0")
             try:
-                head = conn.execute(_READ_HEAD).fetchone()
-                sealed = seal_after(head, entries, int(self._clock() * 1_000_000))
-                conn.executemany(_INSERT, [_row(recorded) for recorded in sealed])
-                conn.execute(_MOVE_HEAD, (sealed[-1].seq, sealed[-1].hash))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    return None
                 raise
+            finally:
+                conn.execute(_BUSY_TIMEOUT_PRAGMA)
+            return self._append_begun(conn, entries)
+
+    def _append_begun(
+        self, conn: sqlite3.Connection, entries: Sequence[NewEntry]
+    ) -> list[LedgerEntry]:
+        """The rest of an append, once ``BEGIN IMMEDIATE`` holds the write lock."""
+        try:
+            head = conn.execute(_READ_HEAD).fetchone()
+            sealed = seal_after(head, entries, int(self._clock() * 1_000_000))
+            conn.executemany(_INSERT, [_row(recorded) for recorded in sealed])
+            conn.execute(_MOVE_HEAD, (sealed[-1].seq, sealed[-1].hash))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         self._checkpointer.appended()
         return sealed
 
@@ -375,6 +404,12 @@ def _load_strings(text: str | None) -> tuple[str, ...]:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return tuple(value)
     return (str(text),)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY: the code is on the exception from Python 3.11, in the message before."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == _SQLITE_BUSY if code is not None else str(exc) == "database is locked"
 
 
 @contextmanager

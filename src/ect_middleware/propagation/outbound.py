@@ -75,7 +75,7 @@ def attach(injection: Injection | None, headers: MutableMapping[str, str]) -> In
     headers.update(injection.call.headers)
     injection.ctx.remember_issued(injection.call.headers["Workload-Proof-Token"])
     call = injection.call
-    log.info("ect.outbound", peer=call.peer, target=call.target, ect=call.ect.jti)
+    log.debug("ect.outbound", peer=call.peer, target=call.target, ect=call.ect.jti)
     return injection
 
 

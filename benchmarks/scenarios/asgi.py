@@ -14,7 +14,7 @@ from ect_middleware import ECTMiddleware
 
 from .. import apps, identities, otel
 from ..common import Result, scenario_main, scratch
-from ..floor import CryptoFloor, count_ops
+from ..floor import CryptoFloor, count_ops, in_request_signature_time
 from ..inproc import HOST, asgi_variant, interleave, ratio, report_overhead, us
 
 
@@ -41,8 +41,11 @@ def run(quick: bool) -> Result:
             rounds=5 if quick else 15,
             per_round=60 if quick else 300,
         )
+        in_request = in_request_signature_time(
+            ids, lambda batch: asgi_variant(with_ect, loop)(batch)()
+        )
         loop.close()
-    report_overhead(result, timings, ops, "Starlette")
+    report_overhead(result, timings, ops, "Starlette", in_request)
     otel_overhead = timings.median("otel") - timings.median("bare")
     ours = timings.median("ect") - timings.median("bare") - timings.median("floor")
     result.add("with OpenTelemetry ASGI (SDK)", us(timings.median("otel")), "µs/req")

@@ -7,7 +7,7 @@ from ect_middleware import ECTWSGIMiddleware
 
 from .. import apps, identities
 from ..common import Result, scenario_main, scratch
-from ..floor import CryptoFloor, count_ops
+from ..floor import CryptoFloor, count_ops, in_request_signature_time
 from ..inproc import HOST, interleave, report_overhead, wsgi_variant
 
 
@@ -30,7 +30,8 @@ def run(quick: bool) -> Result:
             rounds=5 if quick else 15,
             per_round=60 if quick else 300,
         )
-    report_overhead(result, timings, ops, "WSGI")
+        in_request = in_request_signature_time(ids, lambda batch: wsgi_variant(with_ect)(batch)())
+    report_overhead(result, timings, ops, "WSGI", in_request)
     return result
 
 

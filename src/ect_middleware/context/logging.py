@@ -3,7 +3,6 @@ the application has not configured structlog itself."""
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,10 +13,13 @@ from .request_context import RequestContext, use_context
 
 
 def configure_if_unconfigured() -> None:
-    """JSON lines on stderr, info level and up, with the request fields merged in, unless
-    the app configured structlog (then its pipeline and level apply; it should include
-    ``merge_contextvars``). At info, each request logs its checkpoints (the middleware's
-    own decision is one); each outbound call and each completion is a debug line."""
+    """JSON lines on stderr with the request fields merged in, unless the app configured
+    structlog (then its pipeline applies; it should include ``merge_contextvars``).
+
+    Each request logs its checkpoints at info level (the middleware's own decision is
+    one); each outbound call and each completion is a debug line. No level filter is set
+    here: ``structlog.configure`` merges, so an application that configures structlog
+    later would silently inherit it."""
     if structlog.is_configured():
         return
     structlog.configure(
@@ -29,7 +31,6 @@ def configure_if_unconfigured() -> None:
             structlog.processors.JSONRenderer(),
         ],
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         # No caching: an application that configures structlog later (say, in a startup
         # hook) must still get our events through its own pipeline.
         cache_logger_on_first_use=False,

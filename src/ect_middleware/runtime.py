@@ -20,7 +20,7 @@ import structlog
 
 from .config import Settings
 from .context.request_context import RequestContext
-from .errors import ConfigurationError, ECTError
+from .errors import ConfigurationError, ECTError, LedgerError
 from .ledger import Ledger, NewEntry, open_ledger
 from .ledger.writer import LedgerWriter
 from .limits import Limits
@@ -177,12 +177,13 @@ class Runtime:
         # Every parent (verified inbound ECTs, checkpoints, completions received back) was
         # deferred on this request before it could become a parent, so it is recorded
         # first, in the same flush or an earlier one: none is unresolved.
-        ctx.defer(
+        self._defer(
+            ctx,
             [
                 NewEntry.from_claims(
                     claims, wit=self.wit, direction="minted", recorder=self.workload_id
                 )
-            ]
+            ],
         )
         ctx.record_minted(claims, is_parent_of_later=is_parent_of_later)
         return claims
@@ -322,15 +323,32 @@ class Runtime:
             raise
 
     def _hand_over(self, ctx: RequestContext) -> tuple[list[NewEntry], Future[Any] | None]:
+        """Hand the deferred entries to the writer; the write to wait for (this one, or
+        the request's last one still in flight), and the entries to put back if it fails."""
         with ctx.pending_lock:  # the flushes of one request reach the writer in order
             entries = ctx.take_pending()
             if not entries:
-                return entries, None
+                return entries, ctx.last_write
             try:
-                return entries, self._writer.submit(entries)
+                ctx.last_write = self._writer.submit(entries)
             except Exception:
                 ctx.restore_pending(entries)
                 raise
+            return entries, ctx.last_write
+
+    def _defer(self, ctx: RequestContext, entries: list[NewEntry]) -> None:
+        """Record ``entries`` with the request's next flush; after its response (a
+        background task, a streaming body) nothing flushes again: write them behind."""
+        ctx.defer(entries)
+        if ctx.completion is None:
+            return
+        try:
+            _, written = self._hand_over(ctx)
+        except LedgerError as exc:
+            log.error("ect.ledger_failed", reason=str(exc))
+            return
+        if written is not None:
+            written.add_done_callback(_log_failed_write)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -359,7 +377,8 @@ class Runtime:
         wit: str,
         unresolved: Mapping[str, tuple[str, ...]],
     ) -> None:
-        ctx.defer(
+        self._defer(
+            ctx,
             [
                 NewEntry.from_claims(
                     e,
@@ -369,7 +388,7 @@ class Runtime:
                     unresolved=unresolved.get(e.jti, ()),
                 )
                 for e in _parents_first(ects)
-            ]
+            ],
         )
 
     def close(self) -> None:
@@ -395,6 +414,12 @@ class Runtime:
         if thumbprint != self.key.public.thumbprint:
             raise ConfigurationError(f"WIT file {path} does not confirm ECT_KEY_FILE's key")
         return token
+
+
+def _log_failed_write(written: Future[Any]) -> None:
+    exc = written.exception()
+    if exc is not None:
+        log.error("ect.ledger_failed", reason=str(exc))
 
 
 def _has_prefix(path: str, prefixes: Sequence[str]) -> bool:

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ect_middleware import ECTMiddleware
+from ect_middleware import ECTMiddleware, checkpoint
 from ect_middleware.ledger import open_ledger
 from ect_middleware.propagation.httpx_transport import AsyncECTTransport
 from ect_middleware.tokens.jws import read_payload
@@ -120,3 +121,39 @@ def test_an_outbound_ect_and_its_ancestry_are_durable_before_the_peer_sees_them(
 
     assert response.status_code == 200
     assert response.json() == {"self": "minted", "parents": ["received"]}
+
+
+def test_a_checkpoint_after_the_response_is_still_recorded(mesh: Mesh, tmp_path: Path) -> None:
+    """A background task runs after the response (and its flush): its checkpoint is
+    written behind, not left waiting for a flush that never comes."""
+    recorded = threading.Event()
+    made: list[str] = []
+
+    def audit() -> None:
+        jti = checkpoint("post-processing", "approved", step="archive")
+        assert jti is not None
+        made.append(jti)
+        recorded.set()
+
+    async def work(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True}, background=BackgroundTask(audit))
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = mesh.settings("b", base, ledger=f"sqlite:///{tmp_path / 'b.db'}")
+    app = Starlette(routes=[Route("/work", work)])
+    app.add_middleware(ECTMiddleware, settings=settings)
+    with uvicorn_server(app, port):
+        ect = mesh.ect("a", mesh["b"].id).token
+        response = httpx.get(base + "/work", headers=mesh.headers("a", base + "/work", [ect]))
+        assert response.status_code == 200
+        assert recorded.wait(10)
+
+    ledger = open_ledger(settings.ledger)
+    entries = {e.jti: e for e in ledger.entries()}
+    ledger.close()
+    (jti,) = made
+    assert entries[jti].direction == "minted"
+    completion = read_payload(response.headers["execution-context"]) or {}
+    assert list(entries)[-1] == jti  # after the completion, which does not descend from it
+    assert completion["jti"] in entries

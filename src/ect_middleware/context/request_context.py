@@ -11,9 +11,10 @@ import functools
 import threading
 import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from ..errors import ECTError
 from ..ledger.base import NewEntry
@@ -62,6 +63,8 @@ class RequestContext:
         #: entries not yet handed to the ledger; ``pending_lock`` keeps hand-overs in order
         self._pending: list[NewEntry] = []
         self.pending_lock = threading.Lock()
+        #: the last hand-over's write: once it is done, so are the earlier ones (in order)
+        self.last_write: Future[Any] | None = None
 
     @property
     def exec_act(self) -> str:

@@ -38,6 +38,7 @@ from .connections import ThreadConnections
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the write lock before giving up
 _SQLITE_BUSY = 5
+_BUSY_TIMEOUT_PRAGMA = f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}"
 PAGE_SIZE = 500  # entries fetched per query when streaming
 
 Synchronous = Literal["normal", "full"]
@@ -162,8 +163,6 @@ class SQLiteLedger:
             self._check_schema(conn)
         self._uri = f"{self.path.as_uri()}?mode=rw"  # from now on the file must exist
         self._connections = ThreadConnections(self._connect)
-        #: for ``append_nowait``: connections that never wait for the write lock
-        self._nowait_connections = ThreadConnections(lambda: self._connect(busy_timeout=0))
         self._checkpointer = Checkpointer(self._connections.get)
 
     def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
@@ -183,13 +182,18 @@ class SQLiteLedger:
         if not entries:
             return []
         with _translated("append"):
-            conn = self._nowait_connections.get()
+            # The thread's own connection, whose page cache the lookups of the next
+            # request find warm (a second connection's writes would invalidate it).
+            conn = self._connections.get()
+            conn.execute("PRAGMA busy_timeout = 0")
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 if _is_busy(exc):
                     return None
                 raise
+            finally:
+                conn.execute(_BUSY_TIMEOUT_PRAGMA)
             return self._append_begun(conn, entries)
 
     def _append_begun(
@@ -259,7 +263,6 @@ class SQLiteLedger:
         self._checkpointer.close()
         with _translated("close"):
             self._connections.close()
-            self._nowait_connections.close()
 
     def import_chain(self, entries: Iterable[LedgerEntry]) -> int:
         """Record already-sealed entries exactly as they are (seq, time, hashes) into this
@@ -300,11 +303,11 @@ class SQLiteLedger:
             state["path"], clock=state["clock"], synchronous=state["synchronous"], create=False
         )
 
-    def _connect(self, busy_timeout: float = BUSY_TIMEOUT) -> sqlite3.Connection:
+    def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self._uri,
             uri=True,
-            timeout=busy_timeout,
+            timeout=BUSY_TIMEOUT,
             isolation_level=None,  # transactions are begun and ended explicitly
             check_same_thread=False,  # only so that close() may close them; never shared
         )

@@ -8,22 +8,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import structlog
+from structlog.typing import EventDict
 
 from .request_context import RequestContext, use_context
 
 
 def configure_if_unconfigured() -> None:
-    """JSON lines on stderr with the request fields merged in, unless the app configured
-    structlog (then its pipeline applies; it should include ``merge_contextvars``).
+    """JSON lines on stderr at info level and up, with the request fields merged in,
+    unless the app configured structlog (then its pipeline and levels apply; it should
+    include ``merge_contextvars``).
 
     Each request logs its checkpoints at info level (the middleware's own decision is
-    one); each outbound call and each completion is a debug line. No level filter is set
-    here: ``structlog.configure`` merges, so an application that configures structlog
-    later would silently inherit it."""
+    one); each outbound call and each completion is a debug line. Debug lines are dropped
+    by the first processor of this pipeline, not by a ``wrapper_class`` filter: an app
+    that later configures only its processors replaces the filter with them, where a
+    level-filtering wrapper would stay (``structlog.configure`` merges).
+    """
     if structlog.is_configured():
         return
     structlog.configure(
         processors=[
+            _drop_debug,
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -35,6 +40,12 @@ def configure_if_unconfigured() -> None:
         # hook) must still get our events through its own pipeline.
         cache_logger_on_first_use=False,
     )
+
+
+def _drop_debug(_logger: object, method_name: str, event: EventDict) -> EventDict:
+    if method_name == "debug":
+        raise structlog.DropEvent
+    return event
 
 
 @contextmanager

@@ -133,7 +133,7 @@ def in_request_signature_time(ids: Identities, run_batch: Callable[[list[Headers
     (python-jose's key calls: the cryptography call and a DER conversion): with the
     request's code between them, caches are cold, and each costs more than in the floor's
     tight loop."""
-    batch = [ids.request_headers() for _ in range(200)]
+    batch: list[Headers] = [ids.request_headers() for _ in range(200)]
     with count_signature_ops(ids.service_key.jose_key, ids.caller_key.public.jose_key) as n:
         run_batch(batch)
     return n["seconds"] / len(batch)

@@ -34,6 +34,7 @@ class ECTMiddleware:
     def __init__(
         self,
         app: ASGIApp,
+        /,  # positional-only: otherwise mypy rejects ``app.add_middleware(ECTMiddleware)``
         settings: Settings | None = None,
         *,
         runtime: Runtime | None = None,

@@ -77,7 +77,7 @@ class LedgerWriter:
             if self._closed:
                 raise LedgerError("the ledger is closed")
             self._queue.append((entries, future))
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="ect-ledger-writer", daemon=True
                 )

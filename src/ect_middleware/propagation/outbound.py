@@ -72,9 +72,9 @@ def attach(injection: Injection | None, headers: MutableMapping[str, str]) -> In
     """Put the tokens on the request, now that their records are durable."""
     if injection is None:
         return None
-    headers.update(injection.call.headers)
-    injection.ctx.remember_issued(injection.call.headers["Workload-Proof-Token"])
     call = injection.call
+    headers.update(call.headers)
+    injection.ctx.remember_issued(call.headers["Workload-Proof-Token"])
     log.debug("ect.outbound", peer=call.peer, target=call.target, ect=call.ect.jti)
     return injection
 

@@ -128,7 +128,9 @@ def count_ops(ids: Identities, call: Callable[[Headers], int]) -> OpCount:
     return OpCount(int(n["verify"]), int(n["sign"]))
 
 
-def in_request_signature_time(ids: Identities, run_batch: Callable[[list[Headers]], None]) -> float:
+def in_request_signature_time(
+    ids: Identities, run_batch: Callable[[list[Headers]], object]
+) -> float:
     """Seconds per request spent in the same signature operations *inside* requests
     (python-jose's key calls: the cryptography call and a DER conversion): with the
     request's code between them, caches are cold, and each costs more than in the floor's

@@ -4,8 +4,10 @@ callable (no framework) against the same callable wrapped, and the crypto floor.
 from __future__ import annotations
 
 from ect_middleware import ECTWSGIMiddleware
+from ect_middleware.ledger.sqlite import SQLiteLedger
 
 from .. import apps, identities
+from ..bound import ContractBound, count_transactions
 from ..common import Result, scenario_main, scratch
 from ..floor import CryptoFloor, count_ops, in_request_signature_time
 from ..inproc import HOST, interleave, report_overhead, wsgi_variant
@@ -19,19 +21,22 @@ def run(quick: bool) -> Result:
         bare = apps.wsgi_app(with_ect_transport=False)
         with_ect = ECTWSGIMiddleware(apps.wsgi_app(with_ect_transport=True), settings=settings)
         ops = count_ops(ids, lambda h: apps.call_wsgi(with_ect, h, HOST))
+        transactions = count_transactions(ids, lambda h: apps.call_wsgi(with_ect, h, HOST))
         floor = CryptoFloor(ids.caller_key.private.public_key(), ids.service_key.private, ops)
+        bound = ContractBound(ids, ops, transactions, SQLiteLedger(folder / "bound.db"))
         timings = interleave(
             {
                 "bare": wsgi_variant(bare),
                 "ect": wsgi_variant(with_ect),
                 "floor": lambda batch: lambda: floor.run([floor.prepare(h) for h in batch]),
+                "bound": lambda batch: lambda: bound.run([bound.prepare(h) for h in batch]),
             },
             ids.request_headers,
             rounds=5 if quick else 15,
             per_round=60 if quick else 300,
         )
         in_request = in_request_signature_time(ids, lambda batch: wsgi_variant(with_ect)(batch)())
-    report_overhead(result, timings, ops, "WSGI", in_request)
+    report_overhead(result, timings, ops, "WSGI", in_request, transactions)
     return result
 
 

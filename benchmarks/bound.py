@@ -1,0 +1,138 @@
+"""The contract bound: the least any middleware built on this project's contract pays per
+request, to show where the crypto floor's 1.3x target lies.
+
+CONTRACT §1 puts every signature through python-jose and logs every checkpoint (the
+inbound decision is one) through structlog; PROFILE §7 makes each entry durable (one
+hash-chained SQLite transaction per flush) before the call or response that depends on it.
+The bound does only that, back to back, for the same request: python-jose's key calls for
+the same verifications, ``jws.sign`` for the same signatures, the same ledger transactions
+(observed on a real request) with the request's own tokens, and the checkpoint's log line
+through the same structlog pipeline. No claim checks, no DAG, no replay cache, no context,
+no hooks: everything else a middleware does comes on top.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from jose import jws
+
+from ect_middleware.ledger.base import NewEntry
+from ect_middleware.ledger.sqlite import SQLiteLedger
+from ect_middleware.ledger.writer import LedgerWriter
+from ect_middleware.runtime import INBOUND_POLICY
+from ect_middleware.tokens.encoding import b64url_decode
+
+from .apps import Headers
+from .floor import OpCount
+from .identities import CALLER, SERVICE, Identities
+
+#: the middleware's own logger, so the line goes through the same pipeline
+_log = structlog.get_logger("ect_middleware")
+
+
+@contextmanager
+def observed_transactions() -> Iterator[list[int]]:
+    """The entries of each ledger transaction the middleware hands its writer, in order."""
+    sizes: list[int] = []
+    original = LedgerWriter.submit
+
+    def counting(self: LedgerWriter, entries: Any) -> Any:
+        sizes.append(len(entries))
+        return original(self, entries)
+
+    LedgerWriter.submit = counting  # type: ignore[method-assign]
+    try:
+        yield sizes
+    finally:
+        LedgerWriter.submit = original  # type: ignore[method-assign]
+
+
+def count_transactions(ids: Identities, call: Callable[[Headers], int]) -> tuple[int, ...]:
+    """The entries of each ledger transaction of one request through ``call``."""
+    call(ids.request_headers())
+    with observed_transactions() as sizes:
+        status = call(ids.request_headers())
+    if status != 200:
+        raise RuntimeError(f"the observed request was answered {status}")
+    return tuple(sizes)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    checks: list[tuple[bytes, bytes]]  # (signing input, raw signature) per verification
+    payload: bytes  # what each signature signs: the request's ECT payload, as bytes
+    transactions: list[list[NewEntry]]
+    checkpoint: dict[str, object]  # the fields of the inbound decision's log line
+
+
+class ContractBound:
+    """python-jose's calls and the durable ledger transactions of a request, nothing else."""
+
+    def __init__(
+        self, ids: Identities, ops: OpCount, transactions: tuple[int, ...], ledger: SQLiteLedger
+    ) -> None:
+        self._verify = ids.caller_key.public.jose_key.verify
+        self._key = ids.service_key
+        self._headers = {"typ": "wimse-exec+jwt", "kid": ids.service_key.kid}
+        self._wit = ids.caller_wit
+        self._ledger = ledger
+        self.ops = ops
+        self.transactions = transactions
+
+    def prepare(self, headers: Headers) -> _Prepared:
+        tokens = [v for k, v in headers if k in ("workload-proof-token", "execution-context")]
+        pairs = [_split(t) for t in tokens]
+        ect = dict(headers)["execution-context"]
+        return _Prepared(
+            checks=[pairs[i % len(pairs)] for i in range(self.ops.verify)],
+            payload=b64url_decode(ect.split(".")[1]),
+            transactions=[[self._entry(ect) for _ in range(n)] for n in self.transactions],
+            checkpoint={
+                "workflow_id": str(uuid.uuid4()),
+                "task_id": str(uuid.uuid4()),
+                "caller": CALLER,
+                "policy": INBOUND_POLICY,
+                "decision": "approved",
+                "enforcer": SERVICE,
+                "parents": 1,
+            },
+        )
+
+    def run(self, prepared: list[_Prepared]) -> None:
+        """The bound's work for ``len(prepared)`` requests."""
+        verify, key, headers, log = self._verify, self._key, self._headers, _log
+        append, append_nowait = self._ledger.append, self._ledger.append_nowait
+        for request in prepared:
+            for message, signature in request.checks:
+                if not verify(message, signature):
+                    raise RuntimeError("the bound's verification failed")
+            for _ in range(self.ops.sign):
+                jws.sign(request.payload, key.jose_key, headers=headers, algorithm=key.alg)
+            for entries in request.transactions:
+                if append_nowait(entries) is None:
+                    append(entries)
+            log.info("ect.checkpoint", **request.checkpoint)
+
+    def _entry(self, ect: str) -> NewEntry:
+        return NewEntry(
+            ect=ect,
+            wit=self._wit,
+            direction="received",
+            recorder=SERVICE,
+            jti=str(uuid.uuid4()),
+            wid=str(uuid.uuid4()),
+            iss=SERVICE,
+            iat=0.0,
+            par=(str(uuid.uuid4()),),
+        )
+
+
+def _split(token: str) -> tuple[bytes, bytes]:
+    signing_input, _, signature = token.rpartition(".")
+    return signing_input.encode("ascii"), b64url_decode(signature)

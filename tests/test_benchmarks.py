@@ -1,0 +1,41 @@
+"""The benchmark runner, run as the README says (quick, in-process scenarios only): it
+must keep producing a table whose targets are judged from what it measured."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_in_process_scenarios_report_floor_bound_and_targets(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "asgi,wsgi", "--json", out],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| asgi | overhead / crypto floor |" in done.stdout  # the printed table
+    rows = json.loads(out.read_text())["rows"]
+    for scenario in ("asgi", "wsgi"):
+        by_measure = {r["measure"]: r for r in rows if r["scenario"] == scenario}
+        bare = by_measure[f"bare {'Starlette' if scenario == 'asgi' else 'WSGI'} app"]["value"]
+        floor = by_measure["crypto floor"]["value"]
+        bound = by_measure["contract bound: python-jose, the ledger transactions, the log line"]
+        ratio = by_measure["overhead / crypto floor"]
+        assert by_measure["with the ECT middleware"]["value"] > bare > 0
+        assert "2 verifications + 3 signatures" in by_measure["crypto floor"]["note"]
+        # python-jose and the ledger cost more than the raw signatures they include
+        assert bound["value"] > floor > 0
+        assert "2 transactions (2+1 entries)" in bound["note"]
+        assert ratio["target"] == "<= 1.30"
+        assert ratio["met"] is (ratio["value"] <= 1.3)
+    otel = next(r for r in rows if r["measure"] == "our overhead - floor vs OTel overhead")
+    assert otel["met"] is (otel["value"] < 1)

@@ -75,6 +75,26 @@ def test_synchronous_is_normal_unless_the_url_asks_for_full(tmp_path: Path) -> N
     full.close()
 
 
+def test_only_the_nowait_append_goes_without_the_busy_timeout(tmp_path: Path) -> None:
+    ledger = SQLiteLedger(tmp_path / "ledger.db")
+    other = sqlite3.connect(ledger.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    assert ledger.append_nowait(chain(1)) is None
+    other.execute("ROLLBACK")
+    assert [e.seq for e in ledger.append_nowait(chain(2)) or []] == [1, 2]
+    assert pragma(ledger, "busy_timeout") == 0  # left off for the next nowait append
+    for use in (ledger.head, lambda: ledger.find("x"), lambda: list(ledger.entries())):
+        ledger.append_nowait(chain(1))
+        use()  # every other use turns it back on first
+        assert pragma(ledger, "busy_timeout") == 30_000
+    ledger.append_nowait(chain(1))
+    ledger.append(chain(1))
+    assert pragma(ledger, "busy_timeout") == 30_000
+    assert verify_chain(ledger.entries(), ledger.head()) == ChainReport(True, 7)
+    other.close()
+    ledger.close()
+
+
 def test_entries_survive_closing_and_reopening(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     first = SQLiteLedger(path, clock=fixed_clock)

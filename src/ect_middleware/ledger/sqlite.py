@@ -27,6 +27,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Literal
 
 from ..errors import LedgerError
@@ -39,6 +40,7 @@ SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the write lock before giving up
 _SQLITE_BUSY = 5
 _BUSY_TIMEOUT_PRAGMA = f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}"
+_NO_BUSY_TIMEOUT_PRAGMA = "PRAGMA busy_timeout = 0"
 PAGE_SIZE = 500  # entries fetched per query when streaming
 
 Synchronous = Literal["normal", "full"]
@@ -126,6 +128,17 @@ FROM walk LEFT JOIN entries AS e ON e.seq = walk.seq
 Found = tuple[str | None, float, tuple[str, ...]] | None
 
 
+class _Connection(sqlite3.Connection):
+    """A connection that remembers whether its busy timeout is off.
+
+    ``append_nowait`` turns it off to try the write lock and leaves it off, so a thread
+    that only appends switches it once instead of twice per append (two statements of
+    about 2 µs each); every other use of the connection turns it back on first
+    (``SQLiteLedger._connection``)."""
+
+    waits = True  # busy_timeout is BUSY_TIMEOUT (sqlite3.connect's timeout)
+
+
 class SQLiteLedger:
     """A ledger in one SQLite file, shared safely by threads and processes."""
 
@@ -157,19 +170,19 @@ class SQLiteLedger:
                 raise LedgerError(
                     f"cannot create the folder of {self.path}: {exc.strerror}"
                 ) from exc
-        with _translated(f"open of {self.path}"), closing(self._connect()) as conn:
+        with _Translated(f"open of {self.path}"), closing(self._connect()) as conn:
             if create:
                 _initialise(conn)
             self._check_schema(conn)
         self._uri = f"{self.path.as_uri()}?mode=rw"  # from now on the file must exist
         self._connections = ThreadConnections(self._connect)
-        self._checkpointer = Checkpointer(self._connections.get)
+        self._checkpointer = Checkpointer(self._connection)
 
     def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
         if not entries:
             return []
-        with _translated("append"):
-            conn = self._connections.get()
+        with _Translated("append"):
+            conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             return self._append_begun(conn, entries)
 
@@ -181,19 +194,21 @@ class SQLiteLedger:
             return None
         if not entries:
             return []
-        with _translated("append"):
+        with _Translated("append"):
             # The thread's own connection, whose page cache the lookups of the next
             # request find warm (a second connection's writes would invalidate it).
             conn = self._connections.get()
-            conn.execute("PRAGMA busy_timeout = 0")
+            if conn.waits:
+                conn.execute(_NO_BUSY_TIMEOUT_PRAGMA)
+                conn.waits = False
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 if _is_busy(exc):
                     return None
                 raise
-            finally:
-                conn.execute(_BUSY_TIMEOUT_PRAGMA)
+            # Holding the write lock, nothing in the transaction waits for a lock (a
+            # backstop checkpoint at commit is PASSIVE): the timeout can stay off.
             return self._append_begun(conn, entries)
 
     def _append_begun(
@@ -214,8 +229,8 @@ class SQLiteLedger:
         return sealed
 
     def find(self, jti: str) -> list[LedgerEntry]:
-        with _translated("read"):
-            rows = self._connections.get().execute(_FIND, (jti,)).fetchall()
+        with _Translated("read"):
+            rows = self._connection().execute(_FIND, (jti,)).fetchall()
         return [_entry(row) for row in rows]
 
     def walk_parents(
@@ -229,12 +244,12 @@ class SQLiteLedger:
         a chain 9,999 deep took 414 ms with one ``find`` per ancestor and takes 133 ms
         (benchmark machine). None when this SQLite has no JSON functions.
         """
+        with _Translated("read"):
+            conn = self._connection()
         try:
-            rows = (
-                self._connections.get()
-                .execute(_WALK_PARENTS, (_COMPACT_JSON.encode(list(start)), wid, limit))
-                .fetchall()
-            )
+            rows = conn.execute(
+                _WALK_PARENTS, (_COMPACT_JSON.encode(list(start)), wid, limit)
+            ).fetchall()
         except sqlite3.OperationalError:
             return None
         return {
@@ -244,16 +259,16 @@ class SQLiteLedger:
 
     def entries(self, *, wid: str | None = None) -> Iterator[LedgerEntry]:
         """Stream entries a page at a time (no transaction is held between pages)."""
-        return _stream(self._connections.get, wid)
+        return _stream(self._connection, wid)
 
     def head(self) -> tuple[int, str]:
-        with _translated("read"):
-            return _read_head(self._connections.get())
+        with _Translated("read"):
+            return _read_head(self._connection())
 
     @contextmanager
     def snapshot(self) -> Iterator[_SQLiteSnapshot]:
         """A view of one instant: a read transaction on a connection of its own."""
-        with _translated("read"), closing(self._connect()) as conn:
+        with _Translated("read"), closing(self._connect()) as conn:
             conn.execute("BEGIN")
             view = _SQLiteSnapshot(conn)
             view.head()  # the first read fixes the snapshot; closing ends it
@@ -261,15 +276,15 @@ class SQLiteLedger:
 
     def close(self) -> None:
         self._checkpointer.close()
-        with _translated("close"):
+        with _Translated("close"):
             self._connections.close()
 
     def import_chain(self, entries: Iterable[LedgerEntry]) -> int:
         """Record already-sealed entries exactly as they are (seq, time, hashes) into this
         ledger, which must be empty, in one transaction (``ledger.copy``). Each must link to
         the one before; the caller verifies the hashes."""
-        with _translated("import"):
-            conn = self._connections.get()
+        with _Translated("import"):
+            conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 head = _read_head(conn)
@@ -303,13 +318,22 @@ class SQLiteLedger:
             state["path"], clock=state["clock"], synchronous=state["synchronous"], create=False
         )
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connection(self) -> _Connection:
+        """The calling thread's connection, with its busy timeout on."""
+        conn = self._connections.get()
+        if not conn.waits:
+            conn.execute(_BUSY_TIMEOUT_PRAGMA)
+            conn.waits = True
+        return conn
+
+    def _connect(self) -> _Connection:
         conn = sqlite3.connect(
             self._uri,
             uri=True,
             timeout=BUSY_TIMEOUT,
             isolation_level=None,  # transactions are begun and ended explicitly
             check_same_thread=False,  # only so that close() may close them; never shared
+            factory=_Connection,
         )
         try:
             conn.execute(_SYNCHRONOUS_PRAGMA[self._synchronous])
@@ -351,14 +375,14 @@ class _SQLiteSnapshot:
         return _stream(lambda: self._conn, wid)
 
     def head(self) -> tuple[int, str]:
-        with _translated("read"):
+        with _Translated("read"):
             return _read_head(self._conn)
 
 
 def _stream(connection: Callable[[], sqlite3.Connection], wid: str | None) -> Iterator[LedgerEntry]:
     after = 0
     while True:
-        with _translated("read"):
+        with _Translated("read"):
             conn = connection()  # per page: the generator may be resumed on another thread
             if wid is None:
                 rows = conn.execute(_PAGE, (after,)).fetchall()
@@ -414,13 +438,27 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return code == _SQLITE_BUSY if code is not None else str(exc) == "database is locked"
 
 
-@contextmanager
-def _translated(operation: str) -> Iterator[None]:
-    """sqlite3 errors become ``LedgerError``; messages never carry stored values."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        reason = str(exc)
-        if reason.startswith("Could not decode"):  # this one quotes the stored text
-            reason = "a stored text value is not valid UTF-8"
-        raise LedgerError(f"ledger {operation} failed: {reason}") from exc
+class _Translated:
+    """sqlite3 errors become ``LedgerError``; messages never carry stored values. A class,
+    not a ``@contextmanager`` generator: 0.4 µs instead of 1 µs around every append and read.
+    """
+
+    __slots__ = ("_operation",)
+
+    def __init__(self, operation: str) -> None:
+        self._operation = operation
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, sqlite3.Error):
+            reason = str(exc)
+            if reason.startswith("Could not decode"):  # this one quotes the stored text
+                reason = "a stored text value is not valid UTF-8"
+            raise LedgerError(f"ledger {self._operation} failed: {reason}") from exc

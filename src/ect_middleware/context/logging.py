@@ -40,6 +40,14 @@ def configure_if_unconfigured() -> None:
     )
 
 
+def debug_dropped() -> bool:
+    """True while the default pipeline is the configured one: a debug line would go no
+    further than its first processor, so a caller may skip building it (4.5 µs of structlog
+    work per line; the app's own pipeline gets every line)."""
+    processors = structlog.get_config()["processors"]
+    return bool(processors) and processors[0] is _drop_debug
+
+
 def _drop_debug(_logger: object, method_name: str, event: EventDict) -> EventDict:
     if method_name == "debug":
         raise structlog.DropEvent

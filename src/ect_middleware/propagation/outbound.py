@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from ..context.logging import debug_dropped
 from ..context.request_context import RequestContext, current_context
 from ..runtime import OUTBOUND_HEADERS, OutboundCall
 from ..tokens.jws import read_payload
@@ -75,7 +76,8 @@ def attach(injection: Injection | None, headers: MutableMapping[str, str]) -> In
     call = injection.call
     headers.update(call.headers)
     injection.ctx.remember_issued(call.headers["Workload-Proof-Token"])
-    log.debug("ect.outbound", peer=call.peer, target=call.target, ect=call.ect.jti)
+    if not debug_dropped():
+        log.debug("ect.outbound", peer=call.peer, target=call.target, ect=call.ect.jti)
     return injection
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,7 @@ from ..limits import Clock, Limits
 from . import claims as c
 from . import jws
 from .encoding import json_size
-from .identifiers import is_workload_id
+from .identifiers import is_workload_id, new_uuid
 from .jws import ECT
 from .keys import SigningKey
 from .wit import VerifiedWIT
@@ -70,7 +69,7 @@ def mint_ect(
         "aud": aud if isinstance(aud, str) else list(aud),
         "iat": now,
         "exp": now + limits.ect_lifetime,
-        "jti": jti or str(uuid.uuid4()),
+        "jti": jti or new_uuid(),
         "exec_act": exec_act,
         "par": list(par),
     }

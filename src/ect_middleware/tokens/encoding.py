@@ -79,8 +79,8 @@ def compact_json(value: dict[str, Any]) -> bytes:
 
 
 def json_size(value: object) -> int:
-    """Octets of ``value`` as compact UTF-8 JSON, as ``json.dumps`` would write it (a NaN
-    or an infinity is counted, not refused: the bound applies to what was received)."""
+    """Octets of ``value`` as compact UTF-8 JSON (a NaN or an infinity is counted, not
+    refused as in ``compact_json``: the bound applies to what was received too)."""
     return len(_SIZE_ENCODER.encode(value).encode("utf-8"))
 
 

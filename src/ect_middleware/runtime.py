@@ -9,7 +9,6 @@ verifies and records the completion ECTs that come back (fan-in).
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from .limits import Limits
 from .tokens import jws
 from .tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from .tokens.encoding import sha256_b64url
+from .tokens.identifiers import new_uuid
 from .tokens.keys import InvalidKey, SigningKey, jwk_thumbprint, load_signing_key
 from .tokens.trust import TrustBundle
 from .tokens.wit import WITVerifier
@@ -362,8 +362,8 @@ class Runtime:
     ) -> RequestContext:
         return RequestContext(
             self,
-            workflow_id=wid or str(uuid.uuid4()),
-            task_id=str(uuid.uuid4()),
+            workflow_id=wid or new_uuid(),
+            task_id=new_uuid(),
             caller=caller,
             parents=parents,
             default_exec_act=exec_act,

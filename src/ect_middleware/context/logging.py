@@ -4,8 +4,6 @@ the application has not configured structlog itself."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import structlog
 from structlog.typing import EventDict
@@ -42,20 +40,41 @@ def configure_if_unconfigured() -> None:
     )
 
 
+def debug_dropped() -> bool:
+    """True while the default pipeline is the configured one: a debug line would go no
+    further than its first processor, so a caller may skip building it (4.5 µs of structlog
+    work per line; the app's own pipeline gets every line)."""
+    processors = structlog.get_config()["processors"]
+    return bool(processors) and processors[0] is _drop_debug
+
+
 def _drop_debug(_logger: object, method_name: str, event: EventDict) -> EventDict:
     if method_name == "debug":
         raise structlog.DropEvent
     return event
 
 
-@contextmanager
-def request_scope(ctx: RequestContext) -> Iterator[None]:
-    """Make ``ctx`` current and bind its ids to every log line, for the block only."""
-    tokens = structlog.contextvars.bind_contextvars(
-        workflow_id=ctx.workflow_id, task_id=ctx.task_id, caller=ctx.caller
-    )
-    try:
-        with use_context(ctx):
-            yield
-    finally:
-        structlog.contextvars.reset_contextvars(**tokens)
+class request_scope(use_context):
+    """Make ``ctx`` current and bind its ids to every log line, for the block only.
+
+    Entered several times per request (a WSGI body is iterated and closed in it too), so
+    a class, as ``use_context`` is, rather than a ``@contextmanager`` generator.
+    """
+
+    __slots__ = ("_log_tokens",)
+
+    def __init__(self, ctx: RequestContext) -> None:
+        self._ctx: RequestContext = ctx
+
+    def __enter__(self) -> None:
+        ctx = self._ctx
+        self._log_tokens = structlog.contextvars.bind_contextvars(
+            workflow_id=ctx.workflow_id, task_id=ctx.task_id, caller=ctx.caller
+        )
+        use_context.__enter__(self)
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            use_context.__exit__(self)
+        finally:
+            structlog.contextvars.reset_contextvars(**self._log_tokens)

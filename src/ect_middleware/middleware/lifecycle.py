@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 
 from ..config import Settings
-from ..context.logging import configure_if_unconfigured
+from ..context.logging import configure_if_unconfigured, debug_dropped
 from ..context.request_context import RequestContext
 from ..errors import ECTError, LedgerError
 from ..runtime import INBOUND_POLICY, Runtime
@@ -98,7 +98,8 @@ def completion_headers(ctx: RequestContext, status: int) -> list[tuple[str, str]
 def finish(ctx: RequestContext, status: int) -> None:
     """The request's last body message went out (a debug line: the inbound checkpoint is
     the request's line at info level)."""
-    log.debug("ect.request_completed", status=status, minted=len(ctx.minted))
+    if not debug_dropped():
+        log.debug("ect.request_completed", status=status, minted=len(ctx.minted))
 
 
 def record_failure(ctx: RequestContext) -> None:

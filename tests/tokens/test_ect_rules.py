@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from typing import Any
 
@@ -72,8 +71,6 @@ def test_minted_ect_with_every_claim_verifies() -> None:
     assert verified == minted
     assert verified.policy == Policy("pii-filter", "approved", B_ID)
     assert verified.exp == NOW + LIMITS.ect_lifetime
-    every_field = {f.name for f in dataclasses.fields(ECTClaims)}
-    assert set(vars(minted)) == set(vars(verified)) == every_field  # built without __init__
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,12 @@
 Durability: the database runs in WAL mode with ``synchronous=NORMAL`` by default. A commit
 is in the WAL file (in the OS cache) before ``append`` returns, so it survives a crash or
 kill of the process, and no commit waits for an fsync: a whole one-entry append (hashing,
-both indexes, the head) takes about 0.14 ms on the 2-core benchmark VM, about 7,000
-appends/s from one thread. Only an OS crash or power loss can lose the last commits.
-``synchronous="full"`` (``?synchronous=full`` in the URL) also fsyncs the WAL on every
-commit, which survives power loss too and costs several times more per append
-(disk-dependent). WAL checkpoints run in a background thread (``checkpoints``), not in the
-request that happens to fill the WAL.
+both indexes, the head) takes about 65 µs on the 2-core benchmark VM, about 15,000
+appends/s from one thread (``python3 dev.py bench --only append``). Only an OS crash or
+power loss can lose the last commits. ``synchronous="full"`` (``?synchronous=full`` in the
+URL) also fsyncs the WAL on every commit, which survives power loss too and costs several
+times more per append (disk-dependent). WAL checkpoints run in a background thread
+(``checkpoints``), not in the request that happens to fill the WAL.
 
 Concurrency: ``append`` reads the chain head, inserts the entries and moves the head inside
 one ``BEGIN IMMEDIATE`` transaction. SQLite's write lock serialises writers across threads

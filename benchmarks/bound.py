@@ -27,6 +27,7 @@ from ect_middleware.ledger.sqlite import SQLiteLedger
 from ect_middleware.ledger.writer import LedgerWriter
 from ect_middleware.runtime import INBOUND_POLICY
 from ect_middleware.tokens.encoding import b64url_decode
+from ect_middleware.tokens.jws import ECT
 
 from .apps import Headers
 from .floor import OpCount
@@ -79,7 +80,7 @@ class ContractBound:
     ) -> None:
         self._verify = ids.caller_key.public.jose_key.verify
         self._key = ids.service_key
-        self._headers = {"typ": "wimse-exec+jwt", "kid": ids.service_key.kid}
+        self._headers = {"typ": ECT.typ, "kid": ids.service_key.kid}
         self._wit = ids.caller_wit
         self._ledger = ledger
         self.ops = ops

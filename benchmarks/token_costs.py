@@ -20,6 +20,7 @@ from jose import jws
 from ect_middleware.limits import Limits
 from ect_middleware.tokens.ect import ECTClaims, mint_ect, verify_ect
 from ect_middleware.tokens.encoding import b64url_decode
+from ect_middleware.tokens.jws import ECT
 from ect_middleware.tokens.keys import generate_signing_key
 from ect_middleware.tokens.trust import TrustBundle
 from ect_middleware.tokens.wit import WITVerifier, mint_wit
@@ -53,7 +54,7 @@ def measure(alg: str, n: int = 1500) -> dict[str, float]:
     token = mint().token
     message = token.rsplit(".", 1)[0].encode()
     payload, raw_signature = (b64url_decode(part) for part in token.split(".")[1:])
-    headers = {"typ": "wimse-exec+jwt", "kid": key.kid}
+    headers = {"typ": ECT.typ, "kid": key.kid}
     private = key.private
     if isinstance(private, ec.EllipticCurvePrivateKey):
         ecdsa = ec.ECDSA(hashes.SHA256())

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from ect_middleware import ECTMiddleware, checkpoint
 from ect_middleware.ledger import open_ledger
+from ect_middleware.ledger.base import verify_chain
 from ect_middleware.propagation.httpx_transport import AsyncECTTransport
 from ect_middleware.tokens.jws import read_payload
 
@@ -157,3 +158,56 @@ def test_a_checkpoint_after_the_response_is_still_recorded(mesh: Mesh, tmp_path:
     completion = read_payload(response.headers["execution-context"]) or {}
     assert list(entries)[-1] == jti  # after the completion, which does not descend from it
     assert completion["jti"] in entries
+
+
+def test_an_ect_whose_record_failed_is_not_sent_and_not_recorded(
+    mesh: Mesh, tmp_path: Path
+) -> None:
+    """The flush before an outbound call fails (SQLite aborts the insert): the call goes
+    out without tokens, and the ECT minted for it is left out of the ledger, while what the
+    request received and its completion are recorded once the ledger works again."""
+    service_ledger = tmp_path / "b.db"
+    open_ledger(f"sqlite:///{service_ledger}").close()
+    admin = sqlite3.connect(service_ledger, isolation_level=None, check_same_thread=False)
+    admin.execute("CREATE TABLE fail_inserts (on_ INTEGER)")
+    admin.execute(
+        "CREATE TRIGGER injected_failure BEFORE INSERT ON entries"
+        " WHEN EXISTS (SELECT 1 FROM fail_inserts)"
+        " BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+    )
+    admin.execute("INSERT INTO fail_inserts VALUES (1)")
+
+    async def peer(request: Request) -> JSONResponse:
+        admin.execute("DELETE FROM fail_inserts")  # the ledger works again from here
+        return JSONResponse({"ect": request.headers.get("execution-context")})
+
+    peer_port, port = free_port(), free_port()
+    peer_base, base = f"http://127.0.0.1:{peer_port}", f"http://127.0.0.1:{port}"
+    client = httpx.AsyncClient(transport=AsyncECTTransport())
+
+    async def delegate(request: Request) -> JSONResponse:
+        reply = await client.post(peer_base + "/task", json={"n": 1})
+        return JSONResponse(reply.json())
+
+    service = Starlette(routes=[Route("/delegate", delegate, methods=["POST"])])
+    settings = mesh.settings(
+        "b", base, ledger=f"sqlite:///{service_ledger}", peers={peer_base: mesh["c"].id}
+    )
+    service.add_middleware(ECTMiddleware, settings=settings)
+    peer_app = Starlette(routes=[Route("/task", peer, methods=["POST"])])
+    with uvicorn_server(peer_app, peer_port), uvicorn_server(service, port):
+        ect = mesh.ect("a", mesh["b"].id)
+        response = httpx.post(
+            base + "/delegate", headers=mesh.headers("a", base + "/delegate", [ect.token])
+        )
+    admin.close()
+
+    assert response.status_code == 200
+    assert response.json() == {"ect": None}  # sent without tokens
+    completion = read_payload(response.headers["execution-context"]) or {}
+    ledger = open_ledger(settings.ledger)
+    recorded = [(e.jti, e.direction) for e in ledger.entries()]
+    report = verify_chain(ledger.entries(), ledger.head())
+    ledger.close()
+    assert recorded == [(ect.jti, "received"), (completion["jti"], "minted")]
+    assert report.ok

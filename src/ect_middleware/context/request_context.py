@@ -117,6 +117,14 @@ class RequestContext:
         with self._lock:
             self._pending[:0] = entries
 
+    def withdraw_minted(self, jti: str) -> None:
+        """Forget ECT ``jti`` minted here, which will never be sent (the flush before its
+        call failed): it is neither recorded nor listed as minted."""
+        with self._lock:
+            self._pending = [e for e in self._pending if e.jti != jti or e.direction != "minted"]
+            if jti in self._minted:
+                self._minted.remove(jti)
+
     def claim_completion(self) -> bool:
         """True exactly once: the caller then mints the completion ECT."""
         with self._lock:

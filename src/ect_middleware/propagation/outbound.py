@@ -95,7 +95,7 @@ def before(
         try:
             injection.ctx.runtime.flush(injection.ctx)
         except Exception as exc:
-            log.error("ect.outbound_failed", reason=type(exc).__name__)
+            _unsent(injection, exc)
             return None
     return attach(injection, headers)
 
@@ -109,9 +109,16 @@ async def before_async(
         try:
             await injection.ctx.runtime.flush_async(injection.ctx)
         except Exception as exc:
-            log.error("ect.outbound_failed", reason=type(exc).__name__)
+            _unsent(injection, exc)
             return None
     return attach(injection, headers)
+
+
+def _unsent(injection: Injection, exc: Exception) -> None:
+    """The flush before the call failed: the call goes out without tokens, and the ECT
+    minted for it, never sent, is not recorded (what it descends from still is)."""
+    injection.ctx.withdraw_minted(injection.call.ect.jti)
+    log.error("ect.outbound_failed", reason=type(exc).__name__)
 
 
 def after(injection: Injection | None, response_headers: Sequence[tuple[str, str]]) -> None:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -18,7 +19,7 @@ from starlette.routing import Route
 from ect_middleware import ECTMiddleware, checkpoint
 from ect_middleware.ledger import open_ledger
 from ect_middleware.ledger.base import verify_chain
-from ect_middleware.propagation.httpx_transport import AsyncECTTransport
+from ect_middleware.propagation.httpx_transport import AsyncECTTransport, ECTTransport
 from ect_middleware.tokens.jws import read_payload
 
 from ..support.mesh import Mesh
@@ -160,12 +161,15 @@ def test_a_checkpoint_after_the_response_is_still_recorded(mesh: Mesh, tmp_path:
     assert completion["jti"] in entries
 
 
+@pytest.mark.parametrize("handler", ["async", "sync"])
 def test_an_ect_whose_record_failed_is_not_sent_and_not_recorded(
-    mesh: Mesh, tmp_path: Path
+    mesh: Mesh, tmp_path: Path, handler: str
 ) -> None:
     """The flush before an outbound call fails (SQLite aborts the insert): the call goes
     out without tokens, and the ECT minted for it is left out of the ledger, while what the
-    request received and its completion are recorded once the ledger works again."""
+    request received and its completion are recorded once the ledger works again. From an
+    async handler (httpx.AsyncClient) and from a sync one in the thread pool (httpx.Client,
+    whose hook flushes blocking)."""
     service_ledger = tmp_path / "b.db"
     open_ledger(f"sqlite:///{service_ledger}").close()
     admin = sqlite3.connect(service_ledger, isolation_level=None, check_same_thread=False)
@@ -183,12 +187,17 @@ def test_an_ect_whose_record_failed_is_not_sent_and_not_recorded(
 
     peer_port, port = free_port(), free_port()
     peer_base, base = f"http://127.0.0.1:{peer_port}", f"http://127.0.0.1:{port}"
-    client = httpx.AsyncClient(transport=AsyncECTTransport())
+    async_client = httpx.AsyncClient(transport=AsyncECTTransport())
+    sync_client = httpx.Client(transport=ECTTransport())
 
-    async def delegate(request: Request) -> JSONResponse:
-        reply = await client.post(peer_base + "/task", json={"n": 1})
+    async def delegate_async(request: Request) -> JSONResponse:
+        reply = await async_client.post(peer_base + "/task", json={"n": 1})
         return JSONResponse(reply.json())
 
+    def delegate_sync(request: Request) -> JSONResponse:
+        return JSONResponse(sync_client.post(peer_base + "/task", json={"n": 1}).json())
+
+    delegate = delegate_async if handler == "async" else delegate_sync
     service = Starlette(routes=[Route("/delegate", delegate, methods=["POST"])])
     settings = mesh.settings(
         "b", base, ledger=f"sqlite:///{service_ledger}", peers={peer_base: mesh["c"].id}

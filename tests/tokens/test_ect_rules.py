@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -71,6 +72,14 @@ def test_minted_ect_with_every_claim_verifies() -> None:
     assert verified == minted
     assert verified.policy == Policy("pii-filter", "approved", B_ID)
     assert verified.exp == NOW + LIMITS.ect_lifetime
+
+
+def test_minted_ext_is_what_receivers_read() -> None:
+    """Python values that JSON writes differently (a tuple, an int key) are judged and
+    returned as a receiver reads them, so the minted claims equal the verified ones."""
+    minted = mint(ext={"pair": (1, 2), 7: "seven"})
+    assert minted.ext == {"pair": [1, 2], "7": "seven"}
+    assert verify(minted.token) == minted
 
 
 @pytest.mark.parametrize(
@@ -284,6 +293,11 @@ def mint(**changes: Any) -> ECTClaims:
         pytest.param({"inp_hash": "sha-256:abc"}, "ect.claims_invalid", id="inp_hash"),
         pytest.param({"ext": nested(LIMITS.ext_max_depth + 1)}, "ect.ext_too_deep", id="ext"),
         pytest.param(
+            {"ext": {"t": functools.reduce(lambda v, _: (v,), range(LIMITS.ext_max_depth), ())}},
+            "ect.ext_too_deep",
+            id="ext of nested tuples",
+        ),
+        pytest.param(
             {"policy": Policy("p", "approved", "b")},
             "ect.claims_invalid",
             id="pol_enforcer not a workload id",
@@ -306,6 +320,7 @@ def test_mint_refuses_what_receivers_reject_before_signing(
     [
         pytest.param({"exec_act": "\ud800"}, "surrogates not allowed", id="lone surrogate"),
         pytest.param({"ext": {"score": float("nan")}}, "not JSON compliant", id="NaN"),
+        pytest.param({"ext": {1: "a", "1": "b"}}, "duplicate member name", id="keys 1 and '1'"),
         pytest.param({"aud": [B_ID] * 1000}, "exceeds 16384 bytes", id="over the size bound"),
     ],
 )

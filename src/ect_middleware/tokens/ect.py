@@ -10,7 +10,7 @@ from ..errors import ECTError
 from ..limits import Clock, Limits
 from . import claims as c
 from . import jws
-from .encoding import json_size
+from .encoding import compact_json, json_object, json_size
 from .identifiers import is_workload_id, new_uuid
 from .jws import ECT
 from .keys import SigningKey
@@ -73,9 +73,11 @@ def mint_ect(
         "exec_act": exec_act,
         "par": list(par),
     }
-    for name, value in (("wid", wid), ("inp_hash", inp_hash), ("out_hash", out_hash), ("ext", ext)):
+    for name, value in (("wid", wid), ("inp_hash", inp_hash), ("out_hash", out_hash)):
         if value is not None:
             body[name] = value
+    if ext is not None:
+        body["ext"] = _as_received(ext, limits)
     if policy is not None:
         body["pol"] = policy.policy
         body["pol_decision"] = policy.decision
@@ -190,6 +192,15 @@ def _read_policy(body: Mapping[str, Any]) -> Policy | None:
     return Policy(pol, decision, enforcer)
 
 
+def _as_received(ext: object, limits: Limits) -> object:
+    """``ext`` as receivers will read it, so that the claim rules judge that: tuples become
+    arrays, and keys that collide once written as JSON strings (``1`` and ``"1"``) raise
+    ``ValueError``. What is no object, or nested too deep, is left for ``_check_ext``."""
+    if not isinstance(ext, Mapping) or _deeper_than(ext, limits.ext_max_depth):
+        return ext
+    return json_object(compact_json(dict(ext)))
+
+
 def _check_ext(ext: object, limits: Limits) -> None:
     if not isinstance(ext, dict):
         raise ECT.error("claims_invalid", "ext must be an object")
@@ -202,10 +213,11 @@ def _check_ext(ext: object, limits: Limits) -> None:
 
 
 def _deeper_than(value: object, max_depth: int) -> bool:
-    """True when objects and arrays nest more than ``max_depth`` levels (``{}`` is one)."""
+    """True when objects and arrays (or tuples, in an ``ext`` about to be minted) nest more
+    than ``max_depth`` levels (``{}`` is one)."""
     level = [value]
     for _ in range(max_depth + 1):
-        containers = [v for v in level if isinstance(v, (dict, list))]
+        containers = [v for v in level if isinstance(v, (dict, list, tuple))]
         if not containers:
             return False
         level = [x for v in containers for x in (v.values() if isinstance(v, dict) else v)]

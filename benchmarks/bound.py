@@ -2,8 +2,9 @@
 request, to show where the crypto floor's 1.3x target lies.
 
 CONTRACT §1 puts every signature through python-jose and logs every checkpoint (the
-inbound decision is one) through structlog; PROFILE §7 makes each entry durable (one
-hash-chained SQLite transaction per flush) before the call or response that depends on it.
+inbound decision is one) through structlog; PROFILE §7, as docs/PROFILE.md decides it,
+makes each entry durable (one hash-chained SQLite transaction per flush) before the call
+or response that depends on it.
 The bound does only that, back to back, for the same request: python-jose's key calls for
 the same verifications, ``jws.sign`` for the same signatures, the same ledger transactions
 (observed on a real request) with the request's own tokens, and the checkpoint's log line
@@ -73,7 +74,8 @@ class _Prepared:
 
 
 class ContractBound:
-    """python-jose's calls and the durable ledger transactions of a request, nothing else."""
+    """python-jose's calls, the durable ledger transactions and the checkpoint line of a
+    request, nothing else."""
 
     def __init__(
         self, ids: Identities, ops: OpCount, transactions: tuple[int, ...], ledger: SQLiteLedger

@@ -10,6 +10,11 @@ from ect_middleware.ledger.sqlite import SQLiteLedger
 
 from ._support import chain
 
+#: How many lockstep rounds ``hammer`` splits every chain into.
+ROUNDS = 20
+#: A guard against a hung writer, not a speed limit.
+HANG = 300
+
 
 def append_in_child(ledger: Ledger, entries: list[NewEntry]) -> None:
     """Use a ledger that was opened in the parent and pickled across ``spawn``."""
@@ -18,29 +23,47 @@ def append_in_child(ledger: Ledger, entries: list[NewEntry]) -> None:
 
 
 def append_from_threads(
-    path: str, recorder: str, threads: int, per_thread: int, start: Any
+    path: str, recorder: str, threads: int, per_thread: int, start: Any, rounds: Any
 ) -> None:
     """Every entry appended on its own (batch size 1) to a SQLite ledger; see ``hammer``."""
-    hammer(SQLiteLedger(path, create=False), recorder, threads, per_thread, 1, start)
+    hammer(SQLiteLedger(path, create=False), recorder, threads, per_thread, 1, start, rounds)
 
 
 def hammer(
-    ledger: Ledger, recorder: str, threads: int, per_thread: int, batch: int, start: Any
+    ledger: Ledger,
+    recorder: str,
+    threads: int,
+    per_thread: int,
+    batch: int,
+    start: Any,
+    rounds: Any,
 ) -> None:
     """Mint ``threads`` chains first, wait at ``start`` (a process barrier), then append
     them from ``threads`` threads at once, ``batch`` entries per append call (each call is
-    one transaction); close the ledger; raise the first failure."""
+    one transaction); close the ledger; raise the first failure.
+
+    ``rounds`` is a process barrier shared by every thread of every process: each thread
+    appends its chain in ``ROUNDS`` parts and waits for all the others after each part.
+    So every writer is in the middle of its chain while every other one writes, and each
+    round's entries come from every thread of every process, whatever the scheduler does:
+    the writers' interleaving is guaranteed by construction, never left to chance.
+    """
     chains = [chain(per_thread, by=recorder) for _ in range(threads)]
     failures: list[BaseException] = []
     go = threading.Barrier(threads)
 
     def run(entries: list[NewEntry]) -> None:
+        calls = [entries[i : i + batch] for i in range(0, len(entries), batch)]
+        step = -(-len(calls) // ROUNDS)
         try:
             go.wait()
-            for i in range(0, len(entries), batch):
-                ledger.append(entries[i : i + batch])
+            for first in range(0, step * ROUNDS, step):
+                for call in calls[first : first + step]:
+                    ledger.append(call)
+                rounds.wait(timeout=HANG)
         except BaseException as exc:
             failures.append(exc)
+            rounds.abort()  # the others would wait for this thread for ever
 
     workers = [threading.Thread(target=run, args=(c,)) for c in chains]
     start.wait()

@@ -16,7 +16,7 @@ from ect_middleware.ledger import ChainReport, verify_chain
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
 from ._support import PLANNER, WORKER, chain, fixed_clock
-from ._workers import append_from_threads, append_in_child
+from ._workers import ROUNDS, append_from_threads, append_in_child
 
 spawn = multiprocessing.get_context("spawn")
 
@@ -24,9 +24,9 @@ spawn = multiprocessing.get_context("spawn")
 def test_two_processes_of_four_threads_never_fork_the_chain(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     SQLiteLedger(path).close()
-    start = spawn.Barrier(3)
+    start, rounds = spawn.Barrier(3), spawn.Barrier(2 * 4)
     processes = [
-        spawn.Process(target=append_from_threads, args=(str(path), who, 4, 1250, start))
+        spawn.Process(target=append_from_threads, args=(str(path), who, 4, 1250, start, rounds))
         for who in (PLANNER, WORKER)
     ]
     for process in processes:
@@ -44,11 +44,13 @@ def test_two_processes_of_four_threads_never_fork_the_chain(tmp_path: Path) -> N
     assert [e.seq for e in recorded] == list(range(1, 10_001))
     assert Counter(e.recorder for e in recorded) == {PLANNER: 5000, WORKER: 5000}
     assert len({e.wid for e in recorded}) == 8  # one chain per thread
-    # They really did run at the same time: the writing thread and process kept changing.
+    # They really did write at the same time: every lockstep round holds entries of all
+    # eight threads of both processes (see ``hammer``), so the writer changes in each round.
     thread_changes = sum(a.wid != b.wid for a, b in itertools.pairwise(recorded))
     process_changes = sum(a.recorder != b.recorder for a, b in itertools.pairwise(recorded))
     print(f"the writing thread changed {thread_changes} times, the process {process_changes}")
-    assert process_changes > 10  # not one process after the other
+    assert thread_changes >= 7 * ROUNDS
+    assert process_changes >= ROUNDS
     # Every thread's chain kept its order: each parent is recorded before its child.
     assert verify_chain(recorded, ledger.head()) == ChainReport(True, 10_000)
     ledger.close()

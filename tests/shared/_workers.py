@@ -22,8 +22,15 @@ def open_and_append(conninfo: str, schema: str, recorder: str, start: Any) -> No
 
 
 def append_from_threads(
-    conninfo: str, schema: str, recorder: str, threads: int, per_thread: int, batch: int, start: Any
+    conninfo: str,
+    schema: str,
+    recorder: str,
+    threads: int,
+    per_thread: int,
+    batch: int,
+    start: Any,
+    rounds: Any,
 ) -> None:
     """``batch`` entries per append call to a PostgreSQL ledger; see ``hammer``."""
     ledger = PostgresLedger(conninfo, schema=schema, create=False)
-    hammer(ledger, recorder, threads, per_thread, batch, start)
+    hammer(ledger, recorder, threads, per_thread, batch, start, rounds)

@@ -7,7 +7,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -16,7 +15,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 def test_demo_runs_the_mission_and_leaves_nothing_running(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "ect_middleware.cli", "demo", "--out", str(out)],
         capture_output=True,
@@ -25,9 +23,7 @@ def test_demo_runs_the_mission_and_leaves_nothing_running(tmp_path: Path) -> Non
         env=env,
         check=False,
     )
-    elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
-    assert elapsed < 30
     text = done.stdout
     assert text.count("chain intact") == 4
     assert "reviewer: 403" in text

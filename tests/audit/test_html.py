@@ -7,7 +7,6 @@ import base64
 import hashlib
 import json
 import re
-import time
 
 import pytest
 
@@ -106,12 +105,9 @@ def test_claims_are_escaped_in_markup_and_in_the_data_block(mesh: Mesh) -> None:
 
 def test_a_thousand_tasks_make_a_reasonable_file(mesh: Mesh) -> None:
     (flow,) = build_workflows(synthetic(mesh, 1000, seed=5)).values()
-    started = time.perf_counter()
     page = to_html(flow)
-    elapsed = time.perf_counter() - started
     size = len(page.encode())
     assert page.count('<g class="node') == 1000 + len(flow.unresolved)
-    assert elapsed < 10, f"rendering took {elapsed:.1f} s"
     # About 1.4 KB per task, half of it the task's claims (which the panel needs).
     assert size < 2_000_000, f"{size} bytes"
 

@@ -7,7 +7,6 @@ Screenshots go to ``test-artifacts/`` (gitignored) for people to look at.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -138,15 +137,12 @@ def test_a_thousand_tasks_render_and_stay_usable(
     page.write_text(to_html(flow), encoding="utf-8")
 
     with browser as chromium:
-        started = time.monotonic()
         chromium.open(page.as_uri())
         state = _page_state(chromium)
-        loaded = time.monotonic() - started
         assert state["ready"] == "1"
         assert state["tasks"] == 1000
         assert state["unresolved"] == len(flow.unresolved) > 0
         assert state["dashed"] == len(flow.unresolved)
-        assert loaded < 20, f"1,000 tasks took {loaded:.1f} s to load"
         # Usable: the first task is readable at the initial zoom and clicking it works.
         first = flow.ordered()[0]
         x, y, width = chromium.evaluate(node_centre(first.jti))

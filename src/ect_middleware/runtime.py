@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import structlog
-
 from .config import Settings
 from .context.request_context import RequestContext
 from .errors import ConfigurationError, ECTError, LedgerError
 from .ledger import Ledger, NewEntry, open_ledger
 from .ledger.writer import LedgerWriter
 from .limits import Limits
+from .logs import log
 from .tokens import jws
 from .tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from .tokens.encoding import sha256_b64url
@@ -41,8 +40,6 @@ from .verification.replay_open import open_replay_cache
 from .verification.request import ECT_HEADER, WIT_HEADER
 from .verification.store import LedgerTaskStore
 from .watched import WatchedFile
-
-log = structlog.get_logger("ect_middleware")
 
 #: The policy under which the middleware records its own decision on each inbound request.
 INBOUND_POLICY = "ect-middleware/inbound"

@@ -14,18 +14,22 @@ from ..context.request_context import RequestContext
 from ..errors import ECTError, LedgerError
 from ..logs import log
 from ..runtime import INBOUND_POLICY, Runtime
+from ..startup import announce
 from ..verification import InboundRequest
 
 
 def build_runtime(
     settings: Settings | None, runtime: Runtime | None, overrides: Mapping[str, Any]
 ) -> Runtime | None:
-    """The runtime a middleware uses: given, or built from settings / the environment.
-    None when ``ECT_MODE=off``."""
+    """The runtime a middleware uses: given, or built from settings / the environment
+    (then the effective configuration is logged). None when ``ECT_MODE=off``.
+    ``ConfigurationError`` when the configuration is unusable."""
     if runtime is not None:
         return runtime
     resolved = settings.replace(**overrides) if settings else Settings.from_env(**overrides)
-    return None if resolved.mode == "off" else Runtime(resolved)
+    built = None if resolved.mode == "off" else Runtime(resolved)
+    announce(resolved)
+    return built
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from ..support.examples import example_env
 from ..support.mesh import Mesh
 from ..support.servers import free_port
 
-ASGI_APP = '''
+ASGI_APP = """
     import contextlib, logging, os
     from fastapi import FastAPI
     from ect_middleware import ECTMiddleware
@@ -40,7 +40,7 @@ ASGI_APP = '''
     @app.get("/health")
     def health():
         return {"ok": True}
-'''
+"""
 WSGI_APP = """
     from flask import Flask
     from ect_middleware import ECTWSGIMiddleware
@@ -79,9 +79,10 @@ def _server(kind: str, port: int, tmp_path: Path) -> list[str]:
         "uvicorn": [sys.executable, "-m", "uvicorn", "app:app", "--port", str(port)],
         "hypercorn": [sys.executable, "-m", "hypercorn", "app:app", "--bind", bind],
         "gunicorn": [
-            sys.executable, "-m", "gunicorn", "app:app", "-k", "uvicorn.workers.UvicornWorker",
-            "--bind", bind, "--control-socket", str(tmp_path / "gunicorn.ctl"),
-        ],  # fmt: skip
+            *(sys.executable, "-m", "gunicorn", "app:app"),
+            *("-k", "uvicorn.workers.UvicornWorker", "--bind", bind),
+            *("--control-socket", str(tmp_path / "gunicorn.ctl")),
+        ],
         "waitress": [sys.executable, "-m", "waitress", f"--listen={bind}", "app:app"],
     }[kind]
 

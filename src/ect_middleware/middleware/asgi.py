@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..authorization import CallerNotAllowed
 from ..config import Settings
 from ..context.logging import request_scope
 from ..errors import ConfigurationError
@@ -93,6 +94,10 @@ class ECTMiddleware:
         with request_scope(ctx):
             try:
                 await self.app(scope, receive, send_with_context)
+            except CallerNotAllowed as refusal:  # from a FastAPI dependency (authorization)
+                if ctx.completion is not None:  # the response had started
+                    raise
+                await _send_problem(send_with_context, Problem.of(refusal))
             finally:
                 if ctx.completion is None:
                     record_failure(ctx)

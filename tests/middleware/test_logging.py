@@ -82,11 +82,14 @@ def test_an_app_with_structlog_gets_our_events_through_its_processors_with_ids_b
     events = [json.loads(line) for line in buffer.getvalue().splitlines()]
 
     assert [(e["event"], e["level"]) for e in events] == [
+        ("ect.startup", "info"),  # the effective configuration, when the middleware is built
         ("ect.checkpoint", "info"),
         ("ect.request_completed", "debug"),
     ]
-    workflow = events[0]["workflow_id"]
-    for event in events:
+    assert events[0]["workload_id"] == mesh["b"].id
+    assert "workflow_id" not in events[0]  # no request then
+    workflow = events[1]["workflow_id"]
+    for event in events[1:]:
         assert event["workflow_id"] == workflow
         assert event["task_id"]
         assert event["caller"] == mesh["a"].id

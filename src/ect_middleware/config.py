@@ -72,6 +72,8 @@ class Settings:
             raise ConfigurationError("ECT_MODE must be enforce, observe or off")
         if self.dag_mode not in ("partial", "strict"):
             raise ConfigurationError("ECT_DAG_MODE must be partial or strict")
+        if not 0 <= self.wit_expiry_warning < float("inf"):
+            raise ConfigurationError("ECT_WIT_EXPIRY_WARNING must be a number of seconds")
         if self.mode == "off":
             return self
         required = ("workload_id", "key_file", "wit_file", "trust_bundle", "audience")
@@ -90,12 +92,9 @@ def _seconds(name: str, value: str | None) -> float:
     if value is None:
         return Settings.wit_expiry_warning
     try:
-        seconds = float(value)
+        return float(value)
     except ValueError:
         raise ConfigurationError(f"{name} must be a number of seconds") from None
-    if not 0 <= seconds < float("inf"):
-        raise ConfigurationError(f"{name} must be a number of seconds") from None
-    return seconds
 
 
 def _csv(value: str | None) -> tuple[str, ...]:

@@ -221,6 +221,7 @@ def test_settings_errors_name_the_setting(mesh: Mesh, monkeypatch: pytest.Monkey
         with pytest.raises(ConfigurationError) as raised:
             Runtime(base.replace(**changes))
         assert str(raised.value).startswith(named), raised.value
-    monkeypatch.setenv("ECT_WIT_EXPIRY_WARNING", "soon")
-    with pytest.raises(ConfigurationError, match="ECT_WIT_EXPIRY_WARNING"):
-        Settings.from_env()
+    for value in ("soon", "-5", "nan"):
+        monkeypatch.setenv("ECT_WIT_EXPIRY_WARNING", value)
+        with pytest.raises(ConfigurationError, match="ECT_WIT_EXPIRY_WARNING"):
+            Settings.from_env()

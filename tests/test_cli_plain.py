@@ -165,11 +165,11 @@ def test_a_postgresql_ledger_without_its_extra_says_which_to_install() -> None:
 
 
 @pytest.mark.slow
-def test_a_real_plain_install_runs_the_cli_and_the_demo_says_what_it_needs(
+def test_a_real_plain_install_runs_the_cli_and_the_demo_runs_once_its_extra_is_in(
     tmp_path: Path,
 ) -> None:
     """Build the wheel, install it alone (its core dependencies from pip's configured
-    sources) into a fresh virtualenv, run the console script."""
+    sources) into a fresh virtualenv, run the console script; then add the demo extra."""
     wheels = tmp_path / "wheels"
     subprocess.run(
         [
@@ -218,3 +218,13 @@ def test_a_real_plain_install_runs_the_cli_and_the_demo_says_what_it_needs(
     assert shipped.startswith(str(env_dir))
     assert (Path(shipped) / "fastapi_app" / "main.py").is_file()
     assert (Path(shipped) / "flask_app" / "main.py").is_file()
+    # With its extra, the demo runs from the installed package, far from any source tree.
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", f"{wheel}[demo]"], check=True, timeout=600
+    )
+    demo = subprocess.run(
+        [ect, "demo", "--out", str(tmp_path / "demo")],
+        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert demo.stdout.count("chain intact") == 4

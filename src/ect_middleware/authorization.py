@@ -24,6 +24,8 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from starlette.responses import Response
+
 from .context.request_context import current_context
 from .errors import ConfigurationError, ECTError
 from .tokens.identifiers import is_workload_id, trust_domain
@@ -72,23 +74,17 @@ class CallerRule:
 
     def starlette(self, endpoint: F) -> F:
         """Decorate a Starlette endpoint (``async def`` or plain ``def``)."""
-        from starlette.responses import Response
-
-        def refusal() -> Response:
-            body, status = problem_body()
-            return Response(body, status, media_type=PROBLEM_TYPE)
-
         if inspect.iscoroutinefunction(endpoint):
 
             @functools.wraps(endpoint)
             async def guarded_async(*args: Any, **kwargs: Any) -> Any:
-                return await endpoint(*args, **kwargs) if self._allowed() else refusal()
+                return await endpoint(*args, **kwargs) if self._allowed() else starlette_refusal()
 
             return guarded_async  # type: ignore[return-value]
 
         @functools.wraps(endpoint)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            return endpoint(*args, **kwargs) if self._allowed() else refusal()
+            return endpoint(*args, **kwargs) if self._allowed() else starlette_refusal()
 
         return guarded  # type: ignore[return-value]
 
@@ -121,3 +117,10 @@ def require_caller(
 def problem_body() -> tuple[bytes, int]:
     error = CallerNotAllowed()
     return json.dumps(error.problem(), separators=(",", ":")).encode(), error.status
+
+
+def starlette_refusal(request: object = None, exc: object = None) -> Response:
+    """The refusal as a Starlette response; also the exception handler for
+    ``CallerNotAllowed`` that ``instrument_app`` registers."""
+    body, status = problem_body()
+    return Response(body, status, media_type=PROBLEM_TYPE)

@@ -11,7 +11,9 @@ from ..errors import ConfigurationError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="run a cross-organisation agent workflow end to end")
+    p = sub.add_parser(
+        "demo", help="run a cross-organisation agent workflow end to end (the demo extra)"
+    )
     p.add_argument(
         "--out",
         type=Path,

@@ -11,10 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
 
-from ..authorization import CallerNotAllowed, problem_body
+from ..authorization import CallerNotAllowed, starlette_refusal
 from .asgi import ECTMiddleware
 
 _MARKER = "_ect_middleware_instrumented"
@@ -33,11 +31,6 @@ def instrument_app(app: Starlette, **kwargs: Any) -> Starlette:
 
     app.build_middleware_stack = build_with_ect  # type: ignore[method-assign]
     # Answered inside the app: outside, Starlette's error middleware would make it a 500.
-    app.add_exception_handler(CallerNotAllowed, _caller_not_allowed)
+    app.add_exception_handler(CallerNotAllowed, starlette_refusal)
     setattr(app, _MARKER, True)
     return app
-
-
-def _caller_not_allowed(request: Request, exc: Exception) -> Response:
-    body, status = problem_body()
-    return Response(body, status, media_type="application/problem+json")

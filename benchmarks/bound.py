@@ -2,14 +2,15 @@
 request, to show where the crypto floor's 1.3x target lies.
 
 CONTRACT §1 puts every signature through python-jose and logs every checkpoint (the
-inbound decision is one) through structlog; PROFILE §7, as docs/PROFILE.md decides it,
+inbound decision is one); PROFILE §7, as docs/PROFILE.md decides it,
 makes each entry durable (one hash-chained SQLite transaction per flush) before the call
 or response that depends on it.
 The bound does only that, back to back, for the same request: python-jose's key calls for
 the same verifications, ``jws.sign`` for the same signatures, the same ledger transactions
 (observed on a real request) with the request's own tokens, and the checkpoint's log line
-through the same structlog pipeline. No claim checks, no DAG, no replay cache, no context,
-no hooks: everything else a middleware does comes on top.
+through the same logging path (``ect_middleware.logs``, configured as the scenario's
+application configures it). No claim checks, no DAG, no replay cache, no context, no
+hooks: everything else a middleware does comes on top.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
 from jose import jws
 
 from ect_middleware.ledger.base import NewEntry
 from ect_middleware.ledger.sqlite import SQLiteLedger
 from ect_middleware.ledger.writer import LedgerWriter
+from ect_middleware.logs import log as _log  # the middleware's own path for the line
 from ect_middleware.runtime import INBOUND_POLICY
 from ect_middleware.tokens.encoding import b64url_decode
 from ect_middleware.tokens.jws import ECT
@@ -33,9 +34,6 @@ from ect_middleware.tokens.jws import ECT
 from .apps import Headers
 from .floor import OpCount
 from .identities import CALLER, SERVICE, Identities
-
-#: the middleware's own logger, so the line goes through the same pipeline
-_log = structlog.get_logger("ect_middleware")
 
 
 @contextmanager

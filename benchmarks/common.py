@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import os
 import shutil
 import statistics
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Cached inputs (the pre-filled big ledger) and scratch space; ignored by git (.ect/).
@@ -47,11 +49,25 @@ class Result:
         return row
 
 
+def log_like_an_application(stream: TextIO | None = None) -> None:
+    """Log as a service that keeps the middleware's INFO lines (each request's checkpoint)
+    does: stdlib logging at INFO, a timestamped line per event, to ``stream`` (stderr,
+    which the runner writes to the scenario's log file). The library configures no logging
+    itself; left alone, its INFO lines would stop at the level check, which is not what
+    such a service pays."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=stream or sys.stderr,
+    )
+
+
 def scenario_main(name: str, run: Callable[[bool], Result]) -> None:
     """Entry point of a scenario process: run it and print its result as one JSON line."""
     parser = argparse.ArgumentParser(prog=f"python -m benchmarks.scenarios.{name}")
     parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller inputs")
     args = parser.parse_args()
+    log_like_an_application()
     result = run(args.quick)
     print(RESULT_MARKER + json.dumps([asdict(r) for r in result.rows]), flush=True)
 

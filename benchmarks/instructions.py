@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import apps, identities
-from .common import ROOT
+from .common import ROOT, log_like_an_application
 from .floor import CryptoFloor, OpCount
 from .inproc import HOST
 
@@ -45,6 +45,7 @@ def child(kind: str, n: int) -> None:
     from ect_middleware import ECTMiddleware, ECTWSGIMiddleware
 
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the log lines, for the process's life)
+    log_like_an_application()
     folder = Path(tempfile.mkdtemp())
     ids = identities.create(folder / "identities")
     settings = ids.settings(f"sqlite:///{folder / 'ledger.db'}")

@@ -21,7 +21,7 @@ from pyinstrument import Profiler
 from ect_middleware import ECTMiddleware, ECTWSGIMiddleware
 
 from . import apps, identities
-from .common import scratch
+from .common import log_like_an_application, scratch
 from .inproc import asgi_variant, wsgi_variant
 
 
@@ -43,6 +43,7 @@ def main() -> None:
             variant = wsgi_variant(
                 ECTWSGIMiddleware(apps.wsgi_app(with_ect_transport=True), settings=settings)
             )
+        log_like_an_application(sink)
         with contextlib.redirect_stderr(sink):
             variant([ids.request_headers() for _ in range(50)])()  # warm the caches
             run: Callable[[], object] = variant(

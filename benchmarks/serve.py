@@ -13,10 +13,12 @@ import uvicorn
 from ect_middleware import ECTMiddleware
 
 from . import apps, identities
+from .common import log_like_an_application
 
 
 def main(argv: list[str]) -> None:
     variant, folder, ledger, port = argv
+    log_like_an_application()
     app = apps.starlette_app(with_ect_transport=variant == "ect")
     if variant == "ect":
         app.add_middleware(ECTMiddleware, settings=identities.load(Path(folder)).settings(ledger))

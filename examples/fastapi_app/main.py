@@ -7,6 +7,7 @@ is an ordinary FastAPI app. Run: ``uvicorn main:app`` from this folder.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import Any
 
@@ -17,6 +18,11 @@ from pydantic import BaseModel
 
 from ect_middleware import ECTMiddleware, checkpoint, current_context, sent_task_id
 from ect_middleware.propagation.httpx_transport import AsyncECTTransport
+
+# An application decides how it logs; the middleware's events are records of the stdlib
+# logger "ect_middleware" (or go through structlog, once the app configures it). Here: stdlib
+# logging at INFO, so every request's checkpoint line is shown.
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
 
 app = FastAPI(title="ect-middleware example agent (FastAPI)")
 app.add_middleware(ECTMiddleware)

@@ -7,6 +7,7 @@ ordinary Flask app. Run: ``flask --app main run`` (or any WSGI server, e.g.
 
 from __future__ import annotations
 
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -22,6 +23,11 @@ from ect_middleware import (
     sent_task_id,
 )
 from ect_middleware.propagation.requests_adapter import instrument_session
+
+# An application decides how it logs; the middleware's events are records of the stdlib
+# logger "ect_middleware" (or go through structlog, once the app configures it). Here: stdlib
+# logging at INFO, so every request's checkpoint line is shown.
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
 
 app = Flask(__name__)
 app.wsgi_app = ECTWSGIMiddleware(app.wsgi_app)  # type: ignore[method-assign]

@@ -4,6 +4,7 @@ app.add_middleware(ECTMiddleware)                 # Starlette / FastAPI
 app.wsgi_app = ECTWSGIMiddleware(app.wsgi_app)    # Flask / any WSGI app
 """
 
+from .authorization import require_caller
 from .config import Settings
 from .context import RequestContext, bind_context, checkpoint, current_context
 from .errors import ConfigurationError, ECTError
@@ -24,6 +25,7 @@ __all__ = [
     "current_context",
     "instrument",
     "instrument_app",
+    "require_caller",
     "sent_task_id",
     "uninstrument",
 ]

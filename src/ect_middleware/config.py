@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, LedgerError
 from .limits import Clock, Limits, system_clock
 from .tokens.identifiers import is_workload_id
 from .verification.dag import DagMode
@@ -32,6 +33,8 @@ class Settings:
     entry_paths: tuple[str, ...] = ()
     exclude_paths: tuple[str, ...] = ()
     replay: str = "memory://"
+    #: warn this many seconds before this service's own WIT expires
+    wit_expiry_warning: float = 300.0
     limits: Limits = field(default_factory=Limits)
     clock: Clock = field(default=system_clock, compare=False)
 
@@ -56,6 +59,7 @@ class Settings:
             "entry_paths": _csv(get("ECT_ENTRY_PATHS")),
             "exclude_paths": _csv(get("ECT_EXCLUDE_PATHS")),
             "replay": get("ECT_REPLAY") or "memory://",
+            "wit_expiry_warning": _seconds("ECT_WIT_EXPIRY_WARNING", get("ECT_WIT_EXPIRY_WARNING")),
         }
         values.update(overrides)
         return cls(**values).validated()
@@ -68,6 +72,8 @@ class Settings:
             raise ConfigurationError("ECT_MODE must be enforce, observe or off")
         if self.dag_mode not in ("partial", "strict"):
             raise ConfigurationError("ECT_DAG_MODE must be partial or strict")
+        if not 0 <= self.wit_expiry_warning < float("inf"):
+            raise ConfigurationError("ECT_WIT_EXPIRY_WARNING must be a number of seconds")
         if self.mode == "off":
             return self
         required = ("workload_id", "key_file", "wit_file", "trust_bundle", "audience")
@@ -80,6 +86,15 @@ class Settings:
         if bad_peers:
             raise ConfigurationError(f"ECT_PEERS: {bad_peers[0]!r} is not a workload identifier")
         return self
+
+
+def _seconds(name: str, value: str | None) -> float:
+    if value is None:
+        return Settings.wit_expiry_warning
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds") from None
 
 
 def _csv(value: str | None) -> tuple[str, ...]:
@@ -98,3 +113,18 @@ def _peers(value: str | None) -> dict[str, str]:
     ):
         raise ConfigurationError("ECT_PEERS must map URL prefixes to workload identifiers")
     return peers
+
+
+@contextmanager
+def setting(name: str) -> Iterator[None]:
+    """Loading what setting ``name`` points to (a file, a ledger, a replay cache): any
+    failure stops the service at startup as a ``ConfigurationError`` naming the setting.
+    Messages of the wrapped errors never hold secrets (URLs are named by scheme only)."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        if name in str(exc):
+            raise
+        raise ConfigurationError(f"{name}: {exc}") from None
+    except (ValueError, OSError, LedgerError) as exc:
+        raise ConfigurationError(f"{name}: {exc}") from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,17 +52,25 @@ def create_dev_identities(
     default_alg: str = "ES256",
     wit_lifetime: int = DEFAULT_WIT_LIFETIME,
     clock: Clock = system_clock,
+    audiences: Mapping[str, str] | None = None,
 ) -> DevIdentities:
     """Create (or extend) a development identity folder.
 
     ``algorithms`` maps a trust domain origin to the algorithm of its issuer and workload
     keys. Existing issuer keys in ``folder`` are reused, so workloads can be added later.
+    ``audiences`` maps a workload identifier to the public base URL it is served at: its
+    ``ect.env`` then sets ``ECT_AUDIENCE``, and ``ECT_PEERS`` names the other workloads
+    given one, so the env files of a set of services are complete.
     """
     folder = Path(folder)
     algorithms = algorithms or {}
-    invalid = [w for w in workload_ids if not is_workload_id(w)]
+    audiences = audiences or {}
+    invalid = [w for w in [*workload_ids, *audiences] if not is_workload_id(w)]
     if invalid:
         raise ValueError(f"not a workload identifier: {invalid[0]}")
+    stray = [w for w in audiences if w not in workload_ids]
+    if stray:
+        raise ValueError(f"an audience for a workload not being created: {stray[0]}")
     issuers: dict[str, SigningKey] = {}
     issuer_files: dict[str, Path] = {}
     for domain in dict.fromkeys(trust_domain(w) for w in workload_ids):
@@ -97,14 +106,32 @@ def create_dev_identities(
         _write_private(wl.key_file, key.to_pem().decode("ascii"))
         wit = mint_wit(issuers[domain], workload_id, key.public, lifetime=wit_lifetime, clock=clock)
         wl.wit_file.write_text(wit + "\n")
-        wl.env_file.write_text(
-            f"ECT_WORKLOAD_ID={workload_id}\n"
-            f"ECT_KEY_FILE={wl.key_file.resolve()}\n"
-            f"ECT_WIT_FILE={wl.wit_file.resolve()}\n"
-            f"ECT_TRUST_BUNDLE={bundle_path.resolve()}\n"
-        )
+        wl.env_file.write_text(_env_file(wl, bundle_path, audiences))
         workloads[workload_id] = wl
     return DevIdentities(folder, bundle_path, issuer_files, workloads)
+
+
+def _env_file(wl: DevWorkload, bundle: Path, audiences: Mapping[str, str]) -> str:
+    """The workload's settings, one ``NAME='value'`` a line: what a POSIX shell sources
+    (``set -a; . ./ect.env; set +a``) and a dotenv reader (``uvicorn --env-file``) reads."""
+    values = {
+        "ECT_WORKLOAD_ID": wl.workload_id,
+        "ECT_KEY_FILE": str(wl.key_file.resolve()),
+        "ECT_WIT_FILE": str(wl.wit_file.resolve()),
+        "ECT_TRUST_BUNDLE": str(bundle.resolve()),
+        "ECT_LEDGER": f"sqlite:///{(wl.folder / 'ledger.db').resolve()}",
+    }
+    peers = {url: w for w, url in audiences.items() if w != wl.workload_id}
+    if peers:
+        values["ECT_PEERS"] = json.dumps(peers)
+    lines = [f"{name}={shlex.quote(value)}" for name, value in values.items()]
+    audience = audiences.get(wl.workload_id)
+    if audience:
+        lines.append(f"ECT_AUDIENCE={shlex.quote(audience)}")
+    else:
+        lines.append("# ECT_AUDIENCE is required: the public base URL this service is reached at")
+        lines.append("# (ect dev-identity --audience URL writes it)")
+    return "\n".join(lines) + "\n"
 
 
 def reissue_wit(

@@ -71,6 +71,7 @@ _register(
     request__headers_too_large="Execution-Context headers exceed the size limit",
 )
 _register(403, policy__denied="denied by policy")
+_register(403, caller__not_allowed="caller not allowed for this route")
 _register(503, ledger__unavailable="audit ledger unavailable")
 _register(503, replay__unavailable="replay cache unavailable")
 

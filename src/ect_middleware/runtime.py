@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import structlog
-
-from .config import Settings
+from .config import Settings, setting
 from .context.request_context import RequestContext
+from .diagnostics import NonPeerHosts, OwnWITExpiry, log_audience_mismatch
 from .errors import ConfigurationError, ECTError, LedgerError
 from .ledger import Ledger, NewEntry, open_ledger
 from .ledger.writer import LedgerWriter
 from .limits import Limits
+from .logs import log
 from .tokens import jws
 from .tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from .tokens.encoding import sha256_b64url
@@ -41,8 +41,6 @@ from .verification.replay_open import open_replay_cache
 from .verification.request import ECT_HEADER, WIT_HEADER
 from .verification.store import LedgerTaskStore
 from .watched import WatchedFile
-
-log = structlog.get_logger("ect_middleware")
 
 #: The policy under which the middleware records its own decision on each inbound request.
 INBOUND_POLICY = "ect-middleware/inbound"
@@ -68,13 +66,18 @@ class Runtime:
         self.workload_id: str = str(settings.workload_id)
         self.limits: Limits = settings.limits
         self.clock = settings.clock
-        self.key: SigningKey = load_signing_key(str(settings.key_file))
-        self._wit = WatchedFile(str(settings.wit_file), self._read_own_wit, settings.clock)
-        self._trust = WatchedFile(str(settings.trust_bundle), TrustBundle.load, settings.clock)
+        with setting("ECT_KEY_FILE"):
+            self.key: SigningKey = load_signing_key(str(settings.key_file))
+        with setting("ECT_WIT_FILE"):
+            self._wit = WatchedFile(str(settings.wit_file), self._read_own_wit, settings.clock)
+        with setting("ECT_TRUST_BUNDLE"):
+            self._trust = WatchedFile(str(settings.trust_bundle), TrustBundle.load, self.clock)
         self.wits = WITVerifier(self._trust.get, self.limits, self.clock)
-        self.ledger = ledger or open_ledger(settings.ledger, clock=self.clock)
+        with setting("ECT_LEDGER"):
+            self.ledger = ledger or open_ledger(settings.ledger, clock=self.clock)
         self._writer = LedgerWriter(self.ledger)
-        self.replay = replay or open_replay_cache(settings.replay, self.clock)
+        with setting("ECT_REPLAY"):
+            self.replay = replay or open_replay_cache(settings.replay, self.clock)
         self._store = LedgerTaskStore(self.ledger, self.workload_id)
         self.verifier = RequestVerifier(
             workload_id=self.workload_id,
@@ -88,11 +91,16 @@ class Runtime:
         )
         # Longest prefix first, so a more specific peer entry wins.
         self._peers = sorted(settings.peers.items(), key=lambda kv: len(kv[0]), reverse=True)
+        self._non_peers = NonPeerHosts(settings.peers)
+        self._wit_expiry = OwnWITExpiry(settings.wit_expiry_warning, self.clock)
+        self._wit_expiry.check(self._wit.get())
 
     @property
     def wit(self) -> str:
         """This service's current WIT (re-read when its file is replaced)."""
-        return self._wit.get()
+        token = self._wit.get()
+        self._wit_expiry.check(token)
+        return token
 
     # -- inbound ---------------------------------------------------------------------------
 
@@ -107,7 +115,13 @@ class Runtime:
         """
         if not request.has_wimse_headers() and _has_prefix(request.path, self.settings.entry_paths):
             return self._new_context(None, (), None, exec_act)
-        verified = self.verifier.verify(request)
+        try:
+            verified = self.verifier.verify(request)
+        except ECTError as error:
+            if error.code.endswith(".audience_mismatch"):
+                bases = (b.rstrip("/") + request.path for b in self.settings.audience)
+                log_audience_mismatch(error, request, bases, {self.workload_id})
+            raise
         ctx = self._new_context(verified.caller.sub, verified.parents, verified.wid, exec_act)
         self._record_received(ctx, verified.parents, verified.caller.token, verified.unresolved)
         return ctx
@@ -244,6 +258,7 @@ class Runtime:
         this service's tokens. Flush before sending them."""
         peer = self.peer_for(url)
         if peer is None:
+            self._non_peers.report(url)
             return None
         ect = self.mint(ctx, aud=peer, inp_hash=sha256_b64url(body) if body else None)
         wit = self.wit

@@ -7,13 +7,11 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-import structlog
-
 from .errors import ConfigurationError
 from .limits import Clock
+from .logs import log
 
 T = TypeVar("T")
-log = structlog.get_logger("ect_middleware")
 
 
 class WatchedFile(Generic[T]):

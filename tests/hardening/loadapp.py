@@ -9,6 +9,7 @@ ECT. ``GET /health`` (in ECT_EXCLUDE_PATHS) tells that a worker is up.
 
 from __future__ import annotations
 
+import logging
 import os
 
 import httpx
@@ -22,6 +23,9 @@ from ect_middleware.propagation.httpx_transport import AsyncECTTransport
 
 
 def create_app() -> Starlette:
+    # As an application keeping the middleware's INFO lines (each request's checkpoint)
+    # would: the tests read them back from the server's output.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     sink = os.environ["ECT_LOAD_SINK"]
     client = httpx.AsyncClient(transport=AsyncECTTransport(), timeout=30)
 

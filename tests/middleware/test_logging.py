@@ -1,9 +1,11 @@
-"""The structlog configuration the middleware installs when the app has none."""
+"""The library's events follow the application's logging rules; the library configures
+nothing (neither stdlib logging nor structlog) and prints nothing."""
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -30,29 +32,64 @@ def _call(mesh: Mesh, stack, path: str = "/context") -> None:  # type: ignore[no
     assert response.status_code == 200
 
 
-def test_default_pipeline_logs_checkpoints_and_drops_debug_lines_until_the_app_configures(
-    unconfigured: None, mesh: Mesh, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_an_app_with_stdlib_logging_gets_records_of_logger_ect_middleware(
+    kind: str,
+    unconfigured: None,
+    mesh: Mesh,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    settings = lambda base: mesh.settings("b", base)  # noqa: E731
-    with open_stack("wsgi", settings) as stack:  # the middleware configures structlog here
+    caplog.set_level(logging.INFO, logger="ect_middleware")
+    with open_stack(kind, lambda base: mesh.settings("b", base)) as stack:
         _call(mesh, stack)
-        ours = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        ours = [r for r in caplog.records if r.name == "ect_middleware"]
+        (inbound,) = [r for r in ours if r.ect["event"] == "ect.checkpoint"]  # type: ignore[attr-defined]
 
-        # The application configures its own processors later (a startup hook, say).
-        buffer = io.StringIO()
-        structlog.configure(
-            processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
-            logger_factory=structlog.PrintLoggerFactory(buffer),
-        )
+        # The app's level for our logger applies: nothing at all reaches a handler.
+        logging.getLogger("ect_middleware").setLevel(logging.CRITICAL)
+        caplog.clear()
         _call(mesh, stack)
-        theirs = [json.loads(line) for line in buffer.getvalue().splitlines()]
+        silenced = [r for r in caplog.records if r.name == "ect_middleware"]
 
-    assert [(e["event"], e["level"]) for e in ours] == [("ect.checkpoint", "info")]
-    assert ours[0]["policy"] == "ect-middleware/inbound"
-    assert ours[0]["workflow_id"]
-    assert ours[0]["timestamp"]
-    # Nothing of our filter stays behind: the app's pipeline gets the debug lines too.
-    assert [(e["event"], e["level"]) for e in theirs] == [
+    assert not structlog.is_configured()  # the library configured nothing
+    assert inbound.levelno == logging.INFO
+    assert inbound.ect["policy"] == "ect-middleware/inbound"  # type: ignore[attr-defined]
+    assert inbound.ect["workflow_id"]  # type: ignore[attr-defined]
+    assert inbound.ect["task_id"]  # type: ignore[attr-defined]
+    assert inbound.ect["caller"] == mesh["a"].id  # type: ignore[attr-defined]
+    message = inbound.getMessage()
+    assert message.startswith("ect.checkpoint ")
+    assert "policy=ect-middleware/inbound" in message
+    assert "decision=approved" in message
+    assert all(r.levelno >= logging.INFO for r in ours)  # debug lines stay below the level
+    assert silenced == []
+    printed = capsys.readouterr()
+    assert "ect.checkpoint" not in printed.out + printed.err
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_an_app_with_structlog_gets_our_events_through_its_processors_with_ids_bound(
+    kind: str, unconfigured: None, mesh: Mesh
+) -> None:
+    buffer = io.StringIO()
+    structlog.configure(  # the app's own pipeline, which does not merge context variables
+        processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
+        logger_factory=structlog.PrintLoggerFactory(buffer),
+    )
+    with open_stack(kind, lambda base: mesh.settings("b", base)) as stack:
+        _call(mesh, stack)
+    events = [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+    assert [(e["event"], e["level"]) for e in events] == [
+        ("ect.startup", "info"),  # the effective configuration, when the middleware is built
         ("ect.checkpoint", "info"),
         ("ect.request_completed", "debug"),
     ]
+    assert events[0]["workload_id"] == mesh["b"].id
+    assert "workflow_id" not in events[0]  # no request then
+    workflow = events[1]["workflow_id"]
+    for event in events[1:]:
+        assert event["workflow_id"] == workflow
+        assert event["task_id"]
+        assert event["caller"] == mesh["a"].id

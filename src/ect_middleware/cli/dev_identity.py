@@ -28,19 +28,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="algorithm for one trust domain, e.g. spiffe://org-b.example=EdDSA",
     )
     p.add_argument("--wit-lifetime", type=int, default=DEFAULT_WIT_LIFETIME, metavar="SECONDS")
+    p.add_argument(
+        "--audience",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="the public base URL of each workload, in the order given (repeat per workload):"
+        " its ect.env then sets ECT_AUDIENCE, and ECT_PEERS names the others",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     per_domain = dict(item.split("=", 1) for item in args.domain_alg)
+    if args.audience and len(args.audience) != len(args.workloads):
+        raise ValueError(
+            f"{len(args.audience)} --audience for {len(args.workloads)} workloads: "
+            "give one per workload, in the same order"
+        )
     made = create_dev_identities(
         args.out,
         args.workloads,
         algorithms=per_domain,
         default_alg=args.alg,
         wit_lifetime=args.wit_lifetime,
+        audiences=dict(zip(args.workloads, args.audience, strict=False)),
     )
     print(f"trust bundle: {made.trust_bundle}")
     for wl in made.workloads.values():
         print(f"{wl.workload_id}\n  key: {wl.key_file}\n  wit: {wl.wit_file}\n  env: {wl.env_file}")
+    example = next(iter(made.workloads.values())).env_file
+    print(f"load an env file with: set -a; . {example}; set +a   (or uvicorn --env-file {example})")
     return 0

@@ -14,7 +14,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -63,8 +63,18 @@ def _add_show(actions: _Actions) -> None:
     p = actions.add_parser("show", help="the recorded ECTs with their decoded claims")
     _add_ledger_option(p)
     p.add_argument("--wid", help="only the entries of this workflow")
-    p.add_argument("--format", choices=("json",), default="json", help="output format")
+    p.add_argument("--format", choices=("json", "table"), default="json", help="output format")
     p.set_defaults(run=_show)
+
+
+def _add_workflows(actions: _Actions) -> None:
+    p = actions.add_parser(
+        "workflows",
+        help="the workflows recorded: id, first and last time, tasks, issuers, rejections",
+    )
+    _add_ledgers_option(p)
+    p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    p.set_defaults(run=_workflows)
 
 
 def _add_graph(actions: _Actions) -> None:
@@ -89,6 +99,7 @@ def _add_export(actions: _Actions) -> None:
 ACTIONS: tuple[Callable[[_Actions], None], ...] = (
     _add_verify,
     _add_show,
+    _add_workflows,
     _add_graph,
     _add_export,
     add_copy,
@@ -204,7 +215,11 @@ def _show(args: argparse.Namespace) -> int:
     ledger = _open(args)
     try:
         with consistent_view(ledger) as view:
-            _write_array((_describe(entry) for entry in view.entries(wid=args.wid)), sys.stdout)
+            described = (_describe(entry) for entry in view.entries(wid=args.wid))
+            if args.format == "table":
+                _write_table(SHOW_COLUMNS, [_show_row(d) for d in described], sys.stdout)
+            else:
+                _write_array(described, sys.stdout)
             sys.stdout.flush()
     except BrokenPipeError:  # e.g. `| head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
@@ -248,3 +263,100 @@ def _write_array(items: Iterable[dict[str, Any]], out: TextIO) -> None:
         out.write(separator + json.dumps(item, indent=2).replace("\n", "\n  "))
         separator = ",\n  "
     out.write("\n]\n" if separator != "\n  " else "]\n")
+
+
+SHOW_COLUMNS = ("seq", "recorded", "direction", "wid", "jti", "iss", "exec_act", "decision", "par")
+WORKFLOW_COLUMNS = ("wid", "first", "last", "tasks", "issuers", "rejections")
+
+
+def _show_row(described: dict[str, Any]) -> tuple[str, ...]:
+    claims = described["claims"] or {}
+    decision = claims.get("pol_decision")
+    return (
+        str(described["seq"]),
+        _time(described["recorded_at"]),
+        described["direction"],
+        described["wid"] or "-",
+        described["jti"],
+        described["iss"],
+        str(claims.get("exec_act", "-")),
+        f"{claims.get('pol')}: {decision}" if decision else "-",
+        str(len(described["par"])),
+    )
+
+
+def _workflows(args: argparse.Namespace) -> int:
+    """One row per workflow, aggregated entry by entry (a workflow's entries are not held)."""
+    urls = args.ledger or [os.environ.get("ECT_LEDGER") or DEFAULT_LEDGER]
+    flows: dict[str, dict[str, Any]] = {}
+    for url in urls:
+        ledger = open_ledger(url, create=False)
+        try:
+            with consistent_view(ledger) as view:
+                for entry in view.entries():
+                    _count_entry(flows, entry)
+        finally:
+            ledger.close()
+    rows = sorted(flows.values(), key=lambda f: (f["first_us"], f["wid"]))
+    described = [
+        {
+            "wid": f["wid"],
+            "first": _iso(f["first_us"]),
+            "last": _iso(f["last_us"]),
+            "tasks": len(f["tasks"]),
+            "issuers": sorted(f["issuers"]),
+            "rejections": len(f["rejections"]),
+        }
+        for f in rows
+    ]
+    if args.format == "json":
+        _write_array(iter(described), sys.stdout)
+        return 0
+    table = [
+        (
+            d["wid"],
+            _time(d["first"]),
+            _time(d["last"]),
+            str(d["tasks"]),
+            ", ".join(d["issuers"]),
+            str(d["rejections"]),
+        )
+        for d in described
+    ]
+    _write_table(WORKFLOW_COLUMNS, table, sys.stdout)
+    return 0
+
+
+def _count_entry(flows: dict[str, dict[str, Any]], entry: LedgerEntry) -> None:
+    wid = entry.wid or "-"
+    flow = flows.get(wid)
+    if flow is None:
+        flow = flows[wid] = {
+            "wid": wid,
+            "first_us": entry.recorded_us,
+            "last_us": entry.recorded_us,
+            "tasks": set(),
+            "issuers": set(),
+            "rejections": set(),
+        }
+    flow["first_us"] = min(flow["first_us"], entry.recorded_us)
+    flow["last_us"] = max(flow["last_us"], entry.recorded_us)
+    flow["tasks"].add(entry.jti)
+    flow["issuers"].add(entry.iss)
+    claims = read_payload(entry.ect) or {}
+    if claims.get("pol_decision") == "rejected":
+        flow["rejections"].add(entry.jti)
+
+
+def _time(iso: str | None) -> str:
+    """A table's time: UTC to the millisecond."""
+    return "-" if iso is None else iso[:23].replace("T", " ") + "Z"
+
+
+def _write_table(columns: tuple[str, ...], rows: Sequence[tuple[str, ...]], out: TextIO) -> None:
+    if not rows:
+        out.write("(none)\n")
+        return
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    for row in (columns, *rows):
+        out.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
-
+from ..logs import log
 from .request_context import current_context
-
-log = structlog.get_logger("ect_middleware")
 
 
 def checkpoint(policy: str, decision: str, **details: Any) -> str | None:

@@ -1,57 +1,13 @@
-"""structlog integration: request fields bound through contextvars, configured only when
-the application has not configured structlog itself."""
+"""The request's ids on every log line of the request: bound for the block a request's
+code runs in, for the library's events (``logs``) and for the application's own structlog
+lines (through structlog's context variables, when its pipeline merges them)."""
 
 from __future__ import annotations
 
-import sys
-
 import structlog
-from structlog.typing import EventDict
 
+from ..logs import request_fields
 from .request_context import RequestContext, use_context
-
-
-def configure_if_unconfigured() -> None:
-    """JSON lines on stderr at info level and up, with the request fields merged in,
-    unless the app configured structlog (then its pipeline and levels apply; it should
-    include ``merge_contextvars``).
-
-    Each request logs its checkpoints at info level (the middleware's own decision is
-    one); each outbound call and each completion is a debug line. Debug lines are dropped
-    by the first processor of this pipeline, not by a ``wrapper_class`` filter: an app
-    that later configures only its processors replaces the filter with them, where a
-    level-filtering wrapper would stay (``structlog.configure`` merges).
-    """
-    if structlog.is_configured():
-        return
-    structlog.configure(
-        processors=[
-            _drop_debug,
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        # No caching: an application that configures structlog later (say, in a startup
-        # hook) must still get our events through its own pipeline.
-        cache_logger_on_first_use=False,
-    )
-
-
-def debug_dropped() -> bool:
-    """True while the default pipeline is the configured one: a debug line would go no
-    further than its first processor, so a caller may skip building it (4.5 µs of structlog
-    work per line; the app's own pipeline gets every line)."""
-    processors = structlog.get_config()["processors"]
-    return bool(processors) and processors[0] is _drop_debug
-
-
-def _drop_debug(_logger: object, method_name: str, event: EventDict) -> EventDict:
-    if method_name == "debug":
-        raise structlog.DropEvent
-    return event
 
 
 class request_scope(use_context):
@@ -61,20 +17,21 @@ class request_scope(use_context):
     a class, as ``use_context`` is, rather than a ``@contextmanager`` generator.
     """
 
-    __slots__ = ("_log_tokens",)
+    __slots__ = ("_fields_token", "_log_tokens")
 
     def __init__(self, ctx: RequestContext) -> None:
         self._ctx: RequestContext = ctx
 
     def __enter__(self) -> None:
         ctx = self._ctx
-        self._log_tokens = structlog.contextvars.bind_contextvars(
-            workflow_id=ctx.workflow_id, task_id=ctx.task_id, caller=ctx.caller
-        )
+        fields = {"workflow_id": ctx.workflow_id, "task_id": ctx.task_id, "caller": ctx.caller}
+        self._log_tokens = structlog.contextvars.bind_contextvars(**fields)
+        self._fields_token = request_fields.set(fields)
         use_context.__enter__(self)
 
     def __exit__(self, *exc_info: object) -> None:
         try:
             use_context.__exit__(self)
         finally:
+            request_fields.reset(self._fields_token)
             structlog.contextvars.reset_contextvars(**self._log_tokens)

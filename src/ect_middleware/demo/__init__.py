@@ -1,5 +1,15 @@
-"""``ect demo``: the example agents, run as real servers through a cross-org workflow."""
+"""``ect demo``: the example agents, run as real servers through a cross-org workflow.
 
-from .scenario import run_demo
+The example services are shipped in the package (``ect_middleware/examples``, package data
+linked to the repository's ``examples/``), so the demo runs from any installation. This
+module imports nothing beyond the standard library: the demo's own dependencies (the
+``demo`` extra) load only when it runs (``demo.scenario``).
+"""
 
-__all__ = ["run_demo"]
+from pathlib import Path
+
+#: fastapi_app/ and flask_app/, each started from its folder as ``main:app``
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+#: The modules the demo imports, its servers run, and the extra that installs them.
+DEMO_MODULES = ("httpx", "requests", "fastapi", "flask", "uvicorn", "waitress")

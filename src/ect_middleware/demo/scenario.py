@@ -22,7 +22,8 @@ import httpx
 from ..audit import Workflow, build_workflows, summary, to_html, to_mermaid
 from ..devkit import create_dev_identities
 from ..ledger import open_ledger, verify_chain
-from .servers import SOURCE_EXAMPLES, AgentServer, free_port
+from . import EXAMPLES
+from .servers import AgentServer, free_port
 
 ORG_A, ORG_B = "spiffe://org-a.example", "spiffe://org-b.example"
 
@@ -44,9 +45,7 @@ AGENTS = (
 )
 
 
-def run_demo(
-    out: Path, examples: Path = SOURCE_EXAMPLES, say: Callable[[str], None] = print
-) -> int:
+def run_demo(out: Path, examples: Path = EXAMPLES, say: Callable[[str], None] = print) -> int:
     if not (examples / "fastapi_app" / "main.py").exists():
         raise FileNotFoundError(f"example services not found in {examples} (use --examples)")
     started = time.monotonic()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-SOURCE_EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+from . import EXAMPLES
 
 
 def free_port() -> int:
@@ -30,7 +30,7 @@ class AgentServer:
     port: int
     env: Mapping[str, str]
     log_file: Path
-    examples: Path = SOURCE_EXAMPLES
+    examples: Path = EXAMPLES
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _log: IO[bytes] | None = field(default=None, repr=False)
 

@@ -20,11 +20,8 @@ import threading
 import weakref
 from collections.abc import Callable
 
-import structlog
-
 from ..errors import LedgerError
-
-log = structlog.get_logger("ect_middleware")
+from ..logs import log
 
 #: Request connections still checkpoint themselves past this many WAL pages (about 40 MB),
 #: so the WAL stays bounded even if the background thread cannot run.

@@ -8,8 +8,10 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..authorization import CallerNotAllowed
 from ..config import Settings
 from ..context.logging import request_scope
+from ..errors import ConfigurationError
 from ..runtime import Runtime
 from ..verification import InboundRequest
 from .lifecycle import (
@@ -41,11 +43,23 @@ class ECTMiddleware:
         **overrides: Any,
     ) -> None:
         self.app = app
-        self.runtime = build_runtime(settings, runtime, overrides)
+        self.runtime: Runtime | None = None
+        #: A configuration error is kept for the server's lifespan startup, which it fails:
+        #: raised here, it would escape a framework building its middleware stack lazily
+        #: (Starlette does so on the first message, the lifespan), which servers take for
+        #: "lifespan unsupported" before answering every request with a 500.
+        self.configuration_error: ConfigurationError | None = None
+        try:
+            self.runtime = build_runtime(settings, runtime, overrides)
+        except ConfigurationError as exc:
+            self.configuration_error = exc
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = self.runtime
         if scope["type"] != "http" or runtime is None or runtime.is_excluded(scope["path"]):
+            if self.configuration_error is not None:
+                await self._refuse(scope, receive, send, self.configuration_error)
+                return
             await self.app(scope, receive, send)
             return
         request = InboundRequest(
@@ -80,11 +94,26 @@ class ECTMiddleware:
         with request_scope(ctx):
             try:
                 await self.app(scope, receive, send_with_context)
+            except CallerNotAllowed as refusal:  # from a FastAPI dependency (authorization)
+                if ctx.completion is not None:  # the response had started
+                    raise
+                await _send_problem(send_with_context, Problem.of(refusal))
             finally:
                 if ctx.completion is None:
                     record_failure(ctx)
                     with logged_ledger_failure():
                         await runtime.flush_async(ctx)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, error: Exception) -> None:
+        """Fail the lifespan startup with one line naming the setting (the application's
+        own lifespan does not start); without a lifespan, fail each request loudly."""
+        if scope["type"] != "lifespan":
+            raise ConfigurationError(str(error))
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            text = f"ect-middleware: ConfigurationError: {error}"
+            await send({"type": "lifespan.startup.failed", "message": text})
 
 
 def _request_path(scope: Scope) -> str:

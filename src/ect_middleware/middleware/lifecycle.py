@@ -3,33 +3,33 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
 from ..config import Settings
-from ..context.logging import configure_if_unconfigured, debug_dropped
 from ..context.request_context import RequestContext
 from ..errors import ECTError, LedgerError
+from ..logs import log
 from ..runtime import INBOUND_POLICY, Runtime
+from ..startup import announce
 from ..verification import InboundRequest
-
-log = structlog.get_logger("ect_middleware")
 
 
 def build_runtime(
     settings: Settings | None, runtime: Runtime | None, overrides: Mapping[str, Any]
 ) -> Runtime | None:
-    """The runtime a middleware uses: given, or built from settings / the environment.
-    None when ``ECT_MODE=off``."""
-    configure_if_unconfigured()
+    """The runtime a middleware uses: given, or built from settings / the environment
+    (then the effective configuration is logged). None when ``ECT_MODE=off``.
+    ``ConfigurationError`` when the configuration is unusable."""
     if runtime is not None:
         return runtime
     resolved = settings.replace(**overrides) if settings else Settings.from_env(**overrides)
-    return None if resolved.mode == "off" else Runtime(resolved)
+    built = None if resolved.mode == "off" else Runtime(resolved)
+    announce(resolved)
+    return built
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def completion_headers(ctx: RequestContext, status: int) -> list[tuple[str, str]
 def finish(ctx: RequestContext, status: int) -> None:
     """The request's last body message went out (a debug line: the inbound checkpoint is
     the request's line at info level)."""
-    if not debug_dropped():
+    if log.enabled(logging.DEBUG):
         log.debug("ect.request_completed", status=status, minted=len(ctx.minted))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from ..authorization import CallerNotAllowed, starlette_refusal
 from .asgi import ECTMiddleware
 
 _MARKER = "_ect_middleware_instrumented"
@@ -29,5 +30,7 @@ def instrument_app(app: Starlette, **kwargs: Any) -> Starlette:
         return ECTMiddleware(build(), **kwargs)
 
     app.build_middleware_stack = build_with_ect  # type: ignore[method-assign]
+    # Answered inside the app: outside, Starlette's error middleware would make it a 500.
+    app.add_exception_handler(CallerNotAllowed, starlette_refusal)
     setattr(app, _MARKER, True)
     return app

@@ -16,17 +16,14 @@ Failures here are logged and never break the application's call.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
-import structlog
-
-from ..context.logging import debug_dropped
 from ..context.request_context import RequestContext, current_context
+from ..logs import log
 from ..runtime import OUTBOUND_HEADERS, OutboundCall
 from ..tokens.jws import read_payload
-
-log = structlog.get_logger("ect_middleware")
 
 
 @dataclass(frozen=True)
@@ -80,7 +77,7 @@ def attach(injection: Injection | None, headers: MutableMapping[str, str]) -> In
     for name, value in call.headers.items():
         headers[name] = value
     injection.ctx.remember_issued(call.headers["Workload-Proof-Token"])
-    if not debug_dropped():
+    if log.enabled(logging.DEBUG):
         log.debug("ect.outbound", peer=call.peer, target=call.target, ect=call.ect.jti)
     return injection
 

@@ -22,18 +22,16 @@ import math
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
-import structlog
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..errors import ECTError
 from ..limits import Clock
+from ..logs import log
 
 DEFAULT_PREFIX = "ect:replay:"
 #: Seconds; a blackholed Redis delays a request by at most about this before the 503.
 DEFAULT_TIMEOUT = "2"
-
-log = structlog.get_logger("ect_middleware")
 
 
 class RedisReplayCache:

@@ -2,6 +2,7 @@
 
 app.add_middleware(ECTMiddleware)                 # Starlette / FastAPI
 app.wsgi_app = ECTWSGIMiddleware(app.wsgi_app)    # Flask / any WSGI app
+with start_workflow("nightly-report"): ...         # a workflow that starts in a client
 """
 
 from .config import Settings
@@ -9,6 +10,7 @@ from .context import RequestContext, bind_context, checkpoint, current_context
 from .errors import ConfigurationError, ECTError
 from .middleware import ECTMiddleware, ECTWSGIMiddleware, instrument_app
 from .propagation import instrument, sent_task_id, uninstrument
+from .workflow import start_workflow
 
 __version__ = "0.1.0"
 
@@ -25,5 +27,6 @@ __all__ = [
     "instrument",
     "instrument_app",
     "sent_task_id",
+    "start_workflow",
     "uninstrument",
 ]

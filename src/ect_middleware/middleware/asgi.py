@@ -3,6 +3,7 @@ and ContextVars behave. Lifespan and websocket scopes pass through untouched."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -12,6 +13,7 @@ from ..config import Settings
 from ..context.logging import request_scope
 from ..runtime import Runtime
 from ..verification import InboundRequest
+from .jsonrpc import BodyTee
 from .lifecycle import (
     Problem,
     Rejected,
@@ -53,7 +55,11 @@ class ECTMiddleware:
             _request_path(scope),
             tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]),
         )
-        opened = open_request(runtime, request, lambda: _exec_act(scope))
+        exec_act: Callable[[], str] = lambda: _exec_act(scope)  # noqa: E731
+        if scope["method"] == "POST" and runtime.is_jsonrpc(scope["path"]):
+            receive = BodyTee(receive)
+            exec_act = receive.exec_act(exec_act)
+        opened = open_request(runtime, request, exec_act)
         if isinstance(opened, Rejected):
             if opened.ctx is not None:
                 with logged_ledger_failure():

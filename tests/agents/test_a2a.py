@@ -46,8 +46,7 @@ class Agents:
 
 
 @pytest.fixture
-def agents(tmp_path: Path) -> Iterator[Agents]:
-    mesh = Mesh(tmp_path / "ids")
+def agents(mesh: Mesh, tmp_path: Path) -> Iterator[Agents]:
     port_b, port_c = free_port(), free_port()
     url_b, url_c = f"http://127.0.0.1:{port_b}", f"http://127.0.0.1:{port_c}"
     ledgers = {name: tmp_path / f"{name}.db" for name in ("a", "b", "c")}

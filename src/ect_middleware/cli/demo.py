@@ -22,10 +22,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=SOURCE_EXAMPLES,
         help="folder holding fastapi_app/ and flask_app/ (default: the source tree's)",
     )
+    p.add_argument(
+        "--mcp",
+        action="store_true",
+        help="instead: an agent calls tools on another organisation's MCP server",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.mcp:
+        from ..demo.mcp_scenario import run_mcp_demo  # needs the [mcp] extra too
+
+        return run_mcp_demo(args.out, args.examples)
     from ..demo import run_demo  # needs the [demo] extra (httpx); imported only when used
 
     return run_demo(args.out, args.examples)

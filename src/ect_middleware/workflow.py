@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 
 from .config import Settings
-from .context.logging import request_scope
+from .context.logging import configure_if_unconfigured, request_scope
 from .context.request_context import RequestContext
 from .errors import LedgerError
 from .runtime import Runtime
@@ -140,6 +140,7 @@ class start_workflow:
         if self._used:
             raise RuntimeError("start_workflow opens one root task: create a new one")
         self._used = True
+        configure_if_unconfigured()  # as the middleware does: the app's own setup wins
         runtime = self._resolve_runtime()
         if runtime is None:
             return None

@@ -263,3 +263,35 @@ def test_a_call_without_tokens_is_refused_and_the_client_raises(agents: Agents) 
     (rejection,) = entries(agents.ledgers["b"])
     assert rejection.direction == "minted"
     assert not agents.ledgers["c"].exists() or entries(agents.ledgers["c"]) == []
+
+
+def test_the_sessionless_2026_protocol_is_named_and_verified_too(agents: Agents) -> None:
+    """``mode="auto"`` probes ``server/discover`` and speaks the 2026-07-28 protocol: no
+    initialize, no session, every call a plain JSON answer."""
+    recorder = Recorder()
+
+    async def session() -> tuple[str, str, dict[str, Any]]:
+        settings = client_settings(
+            agents.mesh, "a", {agents.mcp_url: "b"}, sqlite_url(agents.ledgers["a"])
+        )
+        async with (
+            _http(recorder) as http,
+            start_workflow("assistant: who am I", settings) as ctx,
+            Client(streamable_http_client(agents.mcp_url, http_client=http)) as mcp,
+        ):
+            assert ctx is not None
+            whoami = _result(await mcp.call_tool("whoami", {}))
+            return ctx.workflow_id, mcp.protocol_version, whoami
+
+    wid, version, whoami = asyncio.run(session())
+    assert version == "2026-07-28"
+    assert whoami["caller"] == agents.mesh["a"].id
+    assert whoami["exec_act"] == "tools/call whoami"
+    assert all(all(h in x.sent for h in TOKEN_HEADERS) for x in recorder.exchanges)
+    assert all(x.status == 200 for x in recorder.exchanges)
+    verify_with_cli(agents.ledgers["a"], agents.ledgers["b"])
+    flow = workflow(wid, agents.ledgers["a"], agents.ledgers["b"])
+    b = agents.mesh["b"].id
+    assert by_issuer(named(flow, "server/discover"), b)
+    assert by_issuer(named(flow, "tools/call whoami"), b)
+    assert not named(flow, "POST /mcp")

@@ -19,9 +19,11 @@ import httpx2
 import pytest
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server.mcpserver import Context, MCPServer
 
-from ect_middleware import start_workflow
+from ect_middleware import ECTMiddleware, start_workflow
 from ect_middleware.propagation.httpx2_transport import AsyncECTTransport
+from ect_middleware.tokens.jws import read_payload
 
 from ..support.examples import example_env, load_example, load_example_app
 from ..support.mesh import Mesh
@@ -295,3 +297,73 @@ def test_the_sessionless_2026_protocol_is_named_and_verified_too(agents: Agents)
     assert by_issuer(named(flow, "server/discover"), b)
     assert by_issuer(named(flow, "tools/call whoami"), b)
     assert not named(flow, "POST /mcp")
+
+
+def test_a_notification_on_the_get_stream_reaches_the_client_under_enforce(
+    mesh: Mesh, tmp_path: Path
+) -> None:
+    """A server-initiated message, unrelated to any call, travels on the session's GET
+    stream: a request of its own, verified, recorded and kept open by the middleware."""
+    server = MCPServer("announcer")
+
+    @server.tool()
+    async def announce(ctx: Context) -> str:
+        await ctx.session.send_tool_list_changed()  # to the session, not to this call
+        return "announced"
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = server.streamable_http_app()
+    settings = mesh.settings("b", url, ledger=sqlite_url(tmp_path / "b.db"))
+    app.add_middleware(ECTMiddleware, settings=settings, jsonrpc_paths=("/mcp",))
+    recorder = Recorder()
+
+    async def session() -> list[str]:
+        stream_open = asyncio.Event()
+        notified = asyncio.Event()
+        received: list[str] = []
+
+        async def watch(response: httpx2.Response) -> None:
+            if response.request.method == "GET" and response.status_code == 200:
+                stream_open.set()
+
+        async def on_message(message: Any) -> None:
+            received.append(type(message).__name__)
+            notified.set()
+
+        client_ledger = sqlite_url(tmp_path / "a.db")
+        async with (
+            httpx2.AsyncClient(
+                transport=AsyncECTTransport(),
+                timeout=httpx2.Timeout(30.0, read=300.0),
+                event_hooks={"response": [recorder, watch]},
+            ) as http,
+            start_workflow("listen", client_settings(mesh, "a", {url: "b"}, client_ledger)),
+            Client(
+                streamable_http_client(f"{url}/mcp", http_client=http),
+                mode="legacy",
+                message_handler=on_message,
+            ) as mcp,
+        ):
+            await asyncio.wait_for(stream_open.wait(), 30)
+            assert _text(await mcp.call_tool("announce", {})) == "announced"
+            await asyncio.wait_for(notified.wait(), 30)
+            return received
+
+    with uvicorn_server(app, port, lifespan="on"):
+        received = asyncio.run(session())
+    assert "ToolListChangedNotification" in received
+    (stream,) = [x for x in recorder.exchanges if x.method == "GET"]
+    assert stream.content_type.startswith("text/event-stream")
+    assert all(h in stream.sent for h in TOKEN_HEADERS)
+    verify_with_cli(tmp_path / "a.db", tmp_path / "b.db")
+    recorded = [read_payload(e.ect) or {} for e in entries(tmp_path / "b.db")]
+    (opened,) = [c for c in recorded if c["exec_act"] == "GET /mcp"]
+    assert opened["ext"]["http_status"] == 200
+    assert opened["aud"] == mesh["a"].id  # the stream's completion, returned to a
+
+
+def _text(call: Any) -> str:
+    assert not call.is_error, call
+    (block,) = call.content
+    return str(block.text)

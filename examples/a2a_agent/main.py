@@ -3,7 +3,8 @@ verified, recorded and propagated as ECTs.
 
 The integration is the ``add_middleware`` line plus the ECT_* environment variables.
 ``jsonrpc_paths`` names each task after the A2A method it handles (``SendMessage``,
-``SendStreamingMessage``, ``GetTask``) instead of ``POST /a2a``; ``exclude_paths`` leaves
+``SendStreamingMessage``, ``GetTask``; ``message/send``, ``tasks/get`` from 0.3 clients)
+instead of ``POST /a2a``; ``exclude_paths`` leaves
 the agent card reachable without tokens, so that clients can discover the agent (set
 ECT_EXCLUDE_PATHS instead and list the card's path in it, if you configure it there).
 Run: ``uvicorn main:app`` from this folder; the card advertises the first ECT_AUDIENCE URL.
@@ -92,7 +93,9 @@ card = AgentCard(
 handler = DefaultRequestHandler(
     agent_executor=ResearchAgent(), task_store=InMemoryTaskStore(), agent_card=card
 )
-app = Starlette(routes=[*create_agent_card_routes(card), *create_jsonrpc_routes(handler, RPC_PATH)])
+# enable_v0_3_compat: clients of the 0.3 protocol (message/send, tasks/get) are served too.
+rpc = create_jsonrpc_routes(handler, RPC_PATH, enable_v0_3_compat=True)
+app = Starlette(routes=[*create_agent_card_routes(card), *rpc])
 app.add_middleware(
     ECTMiddleware, jsonrpc_paths=(RPC_PATH,), exclude_paths=(AGENT_CARD_WELL_KNOWN_PATH,)
 )

@@ -21,7 +21,7 @@ from a2a.types import GetTaskRequest, Role, SendMessageRequest, TaskState
 from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 
 from ect_middleware import start_workflow
-from ect_middleware.propagation.httpx_transport import AsyncECTTransport
+from ect_middleware.propagation.httpx_transport import AsyncECTTransport, ECTTransport
 
 from ..support.examples import example_env, load_example, load_example_app
 from ..support.mesh import Mesh
@@ -151,3 +151,43 @@ def test_a_message_without_tokens_is_refused_and_the_card_is_still_served(agents
     assert len(rejections) == 2
     assert all(e.direction == "minted" for e in rejections)
     assert not agents.ledgers["c"].exists() or entries(agents.ledgers["c"]) == []
+
+
+def test_a_0_3_client_is_named_by_its_method_names(agents: Agents) -> None:
+    """The 0.3 protocol's JSON-RPC methods (``message/send``, ``tasks/get``), sent as plain
+    JSON-RPC through the instrumented httpx client, name their tasks as they are."""
+    settings = client_settings(
+        agents.mesh, "a", {agents.agent_url: "b"}, sqlite_url(agents.ledgers["a"])
+    )
+    send = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "message/send",
+        "params": {
+            "message": {
+                "role": "user",
+                "parts": [{"kind": "text", "text": "hello"}],
+                "messageId": "9f0c5c9e-0000-4000-8000-000000000001",
+                "kind": "message",
+            }
+        },
+    }
+    headers = {"A2A-Version": "0.3"}
+    rpc = f"{agents.agent_url}/a2a"
+    with (
+        start_workflow("assistant: old client", settings) as ctx,
+        httpx.Client(transport=ECTTransport(), headers=headers, timeout=30.0) as http,
+    ):
+        assert ctx is not None
+        sent = http.post(rpc, json=send).json()
+        task_id = sent["result"]["id"]
+        got = http.post(
+            rpc,
+            json={"jsonrpc": "2.0", "id": 2, "method": "tasks/get", "params": {"id": task_id}},
+        ).json()
+    assert sent["result"]["status"]["state"] == "completed"
+    assert got["result"]["id"] == task_id
+    flow = workflow(ctx.workflow_id, agents.ledgers["a"], agents.ledgers["b"])
+    b = agents.mesh["b"].id
+    assert by_issuer(named(flow, "message/send"), b)
+    assert by_issuer(named(flow, "tasks/get"), b)

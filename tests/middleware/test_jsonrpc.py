@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from ect_middleware import ECTMiddleware, current_context
+from ect_middleware import ConfigurationError, ECTMiddleware, ECTWSGIMiddleware, current_context
 from ect_middleware.ledger import open_ledger
 from ect_middleware.middleware.jsonrpc import MAX_BODY, MAX_NAME, task_name
 from ect_middleware.tokens.jws import read_payload
@@ -155,3 +155,13 @@ def test_a_refused_call_is_named_by_the_route_its_body_unread(
     claims = read_payload(refusal.ect) or {}
     assert claims["exec_act"] == "POST /rpc"
     assert claims["pol_decision"] == "rejected"
+
+
+def test_the_wsgi_middleware_refuses_jsonrpc_paths_at_startup(mesh: Mesh, tmp_path: Path) -> None:
+    settings = mesh.settings("b", "http://127.0.0.1:1", ledger=f"sqlite:///{tmp_path / 'b.db'}")
+
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        return []
+
+    with pytest.raises(ConfigurationError, match="ECT_JSONRPC_PATHS"):
+        ECTWSGIMiddleware(app, settings=settings, jsonrpc_paths=("/rpc",))

@@ -21,7 +21,7 @@ from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
 
-from ect_middleware import ECTMiddleware, start_workflow
+from ect_middleware import ECTMiddleware, current_context, start_workflow
 from ect_middleware.propagation.httpx2_transport import AsyncECTTransport
 from ect_middleware.tokens.jws import read_payload
 
@@ -367,3 +367,45 @@ def _text(call: Any) -> str:
     assert not call.is_error, call
     (block,) = call.content
     return str(block.text)
+
+
+def test_with_json_answers_a_name_the_tool_sets_reaches_its_completion(
+    mesh: Mesh, tmp_path: Path
+) -> None:
+    """``json_response=True``: the answer (and the completion ECT) goes out after the tool
+    has run, so a name the tool gives its task is the completion's; with SSE answers the
+    completion leaves first and carries the JSON-RPC name (the tests above)."""
+    server = MCPServer("renamer")
+
+    @server.tool()
+    async def lookup(city: str) -> str:
+        ect = current_context()
+        assert ect is not None
+        assert ect.exec_act == "tools/call lookup"
+        ect.exec_act = f"lookup weather in {city}"
+        return "sunny"
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = server.streamable_http_app(json_response=True)
+    settings = mesh.settings("b", url, ledger=sqlite_url(tmp_path / "b.db"))
+    app.add_middleware(ECTMiddleware, settings=settings, jsonrpc_paths=("/mcp",))
+    client_ledger = sqlite_url(tmp_path / "a.db")
+
+    async def session() -> str:
+        async with (
+            _http(Recorder()) as http,
+            start_workflow("ask", client_settings(mesh, "a", {url: "b"}, client_ledger)) as ctx,
+            Client(streamable_http_client(f"{url}/mcp", http_client=http), mode="legacy") as mcp,
+        ):
+            assert ctx is not None
+            assert _text(await mcp.call_tool("lookup", {"city": "Oslo"})) == "sunny"
+            return ctx.workflow_id
+
+    with uvicorn_server(app, port, lifespan="on"):
+        wid = asyncio.run(session())
+    flow = workflow(wid, tmp_path / "a.db", tmp_path / "b.db")
+    (done,) = by_issuer(named(flow, "lookup weather in Oslo"), mesh["b"].id)
+    assert done.aud == (mesh["a"].id,)
+    assert done.http_status == 200
+    assert not named(flow, "tools/call lookup")

@@ -76,12 +76,10 @@ class Settings:
             raise ConfigurationError("ECT_DAG_MODE must be partial or strict")
         if self.mode == "off":
             return self
-        required = ("workload_id", "key_file", "wit_file", "trust_bundle", "audience")
-        missing = [
-            f"ECT_{name.upper()}"
-            for name in required[: None if serving else -1]
-            if not getattr(self, name)
-        ]
+        required = ["workload_id", "key_file", "wit_file", "trust_bundle"]
+        if serving:  # a process that only calls peers has no URL of its own
+            required.append("audience")
+        missing = [f"ECT_{name.upper()}" for name in required if not getattr(self, name)]
         if missing:
             raise ConfigurationError(f"missing configuration: {', '.join(missing)}")
         if not is_workload_id(self.workload_id):

@@ -4,6 +4,7 @@ and ContextVars behave. Lifespan and websocket scopes pass through untouched."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -55,7 +56,7 @@ class ECTMiddleware:
             _request_path(scope),
             tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]),
         )
-        exec_act: Callable[[], str] = lambda: _exec_act(scope)  # noqa: E731
+        exec_act: Callable[[], str] = partial(_exec_act, scope)
         if scope["method"] == "POST" and runtime.is_jsonrpc(scope["path"]):
             receive = BodyTee(receive)
             exec_act = receive.exec_act(exec_act)

@@ -88,7 +88,8 @@ class start_workflow:
     # -- sync -------------------------------------------------------------------------------
 
     def __enter__(self) -> RequestContext | None:
-        return self._open()
+        self._claim()
+        return self._open(self._resolve_runtime())
 
     def __exit__(
         self,
@@ -112,7 +113,9 @@ class start_workflow:
     # -- async ------------------------------------------------------------------------------
 
     async def __aenter__(self) -> RequestContext | None:
-        return self._open()
+        self._claim()
+        # Building a runtime reads keys and opens the ledger: not on the event loop.
+        return self._open(await asyncio.to_thread(self._resolve_runtime))
 
     async def __aexit__(
         self,
@@ -136,12 +139,14 @@ class start_workflow:
 
     # -- shared -----------------------------------------------------------------------------
 
-    def _open(self) -> RequestContext | None:
+    def _claim(self) -> None:
         if self._used:
             raise RuntimeError("start_workflow opens one root task: create a new one")
         self._used = True
         configure_if_unconfigured()  # as the middleware does: the app's own setup wins
-        runtime = self._resolve_runtime()
+
+    def _open(self, runtime: Runtime | None) -> RequestContext | None:
+        """Make the root task current, in the caller's context (not a worker thread's)."""
         if runtime is None:
             return None
         ctx = runtime.begin_root(self._exec_act)

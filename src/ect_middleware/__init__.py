@@ -2,6 +2,7 @@
 
 app.add_middleware(ECTMiddleware)                 # Starlette / FastAPI
 app.wsgi_app = ECTWSGIMiddleware(app.wsgi_app)    # Flask / any WSGI app
+with start_workflow("nightly-report"): ...         # a workflow that starts in a client
 """
 
 from .authorization import require_caller
@@ -10,6 +11,7 @@ from .context import RequestContext, bind_context, checkpoint, current_context
 from .errors import ConfigurationError, ECTError
 from .middleware import ECTMiddleware, ECTWSGIMiddleware, instrument_app
 from .propagation import instrument, sent_task_id, uninstrument
+from .workflow import start_workflow
 
 __version__ = "0.1.0"
 
@@ -27,5 +29,6 @@ __all__ = [
     "instrument_app",
     "require_caller",
     "sent_task_id",
+    "start_workflow",
     "uninstrument",
 ]

@@ -32,6 +32,7 @@ class Settings:
     dag_mode: DagMode = "partial"
     entry_paths: tuple[str, ...] = ()
     exclude_paths: tuple[str, ...] = ()
+    jsonrpc_paths: tuple[str, ...] = ()
     replay: str = "memory://"
     #: warn this many seconds before this service's own WIT expires
     wit_expiry_warning: float = 300.0
@@ -39,7 +40,11 @@ class Settings:
     clock: Clock = field(default=system_clock, compare=False)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, serving: bool = True, **overrides: Any
+    ) -> Settings:
+        """``serving=False`` for a process that only starts workflows and calls peers: it
+        has no public URL, so ``ECT_AUDIENCE`` is not required."""
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
@@ -58,16 +63,17 @@ class Settings:
             "dag_mode": get("ECT_DAG_MODE") or "partial",
             "entry_paths": _csv(get("ECT_ENTRY_PATHS")),
             "exclude_paths": _csv(get("ECT_EXCLUDE_PATHS")),
+            "jsonrpc_paths": _csv(get("ECT_JSONRPC_PATHS")),
             "replay": get("ECT_REPLAY") or "memory://",
             "wit_expiry_warning": _seconds("ECT_WIT_EXPIRY_WARNING", get("ECT_WIT_EXPIRY_WARNING")),
         }
         values.update(overrides)
-        return cls(**values).validated()
+        return cls(**values).validated(serving=serving)
 
     def replace(self, **overrides: Any) -> Settings:
         return dataclasses.replace(self, **overrides).validated() if overrides else self
 
-    def validated(self) -> Settings:
+    def validated(self, *, serving: bool = True) -> Settings:
         if self.mode not in ("enforce", "observe", "off"):
             raise ConfigurationError("ECT_MODE must be enforce, observe or off")
         if self.dag_mode not in ("partial", "strict"):
@@ -76,7 +82,9 @@ class Settings:
             raise ConfigurationError("ECT_WIT_EXPIRY_WARNING must be a number of seconds")
         if self.mode == "off":
             return self
-        required = ("workload_id", "key_file", "wit_file", "trust_bundle", "audience")
+        required = ["workload_id", "key_file", "wit_file", "trust_bundle"]
+        if serving:  # a process that only calls peers has no URL of its own
+            required.append("audience")
         missing = [f"ECT_{name.upper()}" for name in required if not getattr(self, name)]
         if missing:
             raise ConfigurationError(f"missing configuration: {', '.join(missing)}")

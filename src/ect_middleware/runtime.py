@@ -107,6 +107,11 @@ class Runtime:
     def is_excluded(self, path: str) -> bool:
         return _has_prefix(path, self.settings.exclude_paths)
 
+    def is_jsonrpc(self, path: str) -> bool:
+        """Whether POSTs to ``path`` carry JSON-RPC, whose method names the task
+        (ECT_JSONRPC_PATHS)."""
+        return _has_prefix(path, self.settings.jsonrpc_paths)
+
     def begin(self, request: InboundRequest, exec_act: Callable[[], str]) -> RequestContext:
         """Verify ``request``, and defer the record of its ECTs to the request's first
         flush; raise ``ECTError`` to reject it.
@@ -125,6 +130,11 @@ class Runtime:
         ctx = self._new_context(verified.caller.sub, verified.parents, verified.wid, exec_act)
         self._record_received(ctx, verified.parents, verified.caller.token, verified.unresolved)
         return ctx
+
+    def begin_root(self, exec_act: str) -> RequestContext:
+        """The root task of a new workflow that this service starts itself, outside any
+        request: no caller, no parents. End it with ``complete_root``."""
+        return self._new_context(None, (), None, lambda: exec_act)
 
     def begin_unverified(self, error: ECTError, exec_act: Callable[[], str]) -> RequestContext:
         """A context for a request that failed verification (observe mode, or to record the
@@ -150,6 +160,19 @@ class Runtime:
         )
         ctx.set_completion(claims)
         return self._completion_headers(claims)
+
+    def complete_root(self, ctx: RequestContext, *, failed: bool) -> ECTClaims | None:
+        """Mint the completion ECT of a root task (``begin_root``); flush afterwards.
+
+        It is addressed to this service (there is no caller) and carries no inbound
+        policy decision; ``ext.outcome`` says whether the block it closes raised.
+        """
+        if not ctx.claim_completion():
+            return ctx.completion
+        ext = {"outcome": "failed" if failed else "completed"}
+        claims = self.mint(ctx, aud=self.workload_id, jti=ctx.task_id, ext=ext)
+        ctx.set_completion(claims)
+        return claims
 
     def _completion_headers(self, claims: ECTClaims) -> list[tuple[str, str]]:
         return [("Execution-Context", claims.token), ("Workload-Identity-Token", self.wit)]

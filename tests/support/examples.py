@@ -36,7 +36,13 @@ def example_env(
 def load_example(framework: str, env: Mapping[str, str]) -> Any:
     """Import ``examples/<framework>_app/main.py`` afresh with ``env`` as its environment
     and return its app with the middleware already built (so it keeps that configuration)."""
-    path = EXAMPLES / f"{framework}_app" / "main.py"
+    return load_example_app(f"{framework}_app", env, starlette=framework == "fastapi")
+
+
+def load_example_app(folder: str, env: Mapping[str, str], *, starlette: bool = True) -> Any:
+    """``load_example`` for any folder of examples/ (``mcp_server``, ``a2a_agent``)."""
+    framework = folder
+    path = EXAMPLES / folder / "main.py"
     spec = importlib.util.spec_from_file_location(f"example_{framework}_{uuid.uuid4().hex}", path)
     assert spec is not None
     assert spec.loader is not None
@@ -45,6 +51,6 @@ def load_example(framework: str, env: Mapping[str, str]) -> Any:
     with mock.patch.dict(os.environ, env):
         spec.loader.exec_module(module)
         app = module.app
-        if framework == "fastapi":
+        if starlette:
             app.middleware_stack = app.build_middleware_stack()
     return app

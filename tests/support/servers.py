@@ -33,10 +33,10 @@ def _wait_listening(port: int, timeout: float = 10.0) -> None:
 
 @contextmanager
 def uvicorn_server(app: Any, port: int, **options: Any) -> Iterator[str]:
-    """``options`` go to ``uvicorn.Config`` (e.g. ``h11_max_incomplete_event_size``)."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options
-    )
+    """``options`` go to ``uvicorn.Config`` (e.g. ``h11_max_incomplete_event_size``, or
+    ``lifespan="on"`` for an app that starts its own tasks, such as an MCP server)."""
+    options = {"log_level": "warning", "lifespan": "off", **options}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -6,7 +6,7 @@ import argparse
 import importlib.util
 from pathlib import Path
 
-from ..demo import DEMO_MODULES, EXAMPLES
+from ..demo import DEMO_MODULES, EXAMPLES, MCP_DEMO_MODULES
 from ..errors import ConfigurationError
 
 
@@ -26,16 +26,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=EXAMPLES,
         help="folder holding fastapi_app/ and flask_app/ (default: the installed package's)",
     )
+    p.add_argument(
+        "--mcp",
+        action="store_true",
+        help="instead: an agent calls tools on another organisation's MCP server",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    missing = [name for name in DEMO_MODULES if importlib.util.find_spec(name) is None]
+    needed = DEMO_MODULES + MCP_DEMO_MODULES if args.mcp else DEMO_MODULES
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
+        extra = "demo,mcp" if args.mcp else "demo"
         raise ConfigurationError(
-            f"needs the demo extra (missing: {', '.join(missing)}): "
-            "pip install 'ect-middleware[demo]'"
+            f"needs the {extra} extra (missing: {', '.join(missing)}): "
+            f"pip install 'ect-middleware[{extra}]'"
         )
-    from ..demo.scenario import run_demo  # the demo extra's modules load only here
+    if args.mcp:
+        from ..demo.mcp_scenario import run_mcp_demo  # the extras' modules load only here
+
+        return run_mcp_demo(args.out, args.examples)
+    from ..demo.scenario import run_demo
 
     return run_demo(args.out, args.examples)

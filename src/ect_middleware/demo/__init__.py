@@ -8,8 +8,10 @@ module imports nothing beyond the standard library: the demo's own dependencies 
 
 from pathlib import Path
 
-#: fastapi_app/ and flask_app/, each started from its folder as ``main:app``
+#: fastapi_app/, flask_app/ and mcp_server/, each started from its folder as ``main:app``
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 #: The modules the demo imports, its servers run, and the extra that installs them.
 DEMO_MODULES = ("httpx", "requests", "fastapi", "flask", "uvicorn", "waitress")
+#: What ``ect demo --mcp`` needs beyond them (the ``mcp`` extra).
+MCP_DEMO_MODULES = ("mcp", "httpx2")

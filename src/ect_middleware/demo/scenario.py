@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import httpx
 
 from ..audit import Workflow, build_workflows, summary, to_html, to_mermaid
 from ..devkit import create_dev_identities
-from ..ledger import open_ledger, verify_chain
+from ..ledger import LedgerEntry, open_ledger, verify_chain
 from . import EXAMPLES
 from .servers import AgentServer, free_port
 
@@ -110,7 +110,25 @@ def run_demo(out: Path, examples: Path = EXAMPLES, say: Callable[[str], None] = 
         for server in servers:
             server.stop()
     say("4. Agents stopped. Verifying every agent's ledger:")
-    entries = []
+    entries, intact = verify_ledgers(ledgers, say)
+    flows = build_workflows(entries)
+    flow = max(flows.values(), key=lambda f: len(f.tasks))
+    say("5. The workflow, merged from all ledgers:")
+    say("\n".join("   " + line for line in summary(flow).splitlines()))
+    complete = _has_expected_shape(flow)
+    say("6. " + write_views(flow, out, started))
+    if not (intact and complete and response.status_code == 200):
+        say("DEMO FAILED: see above")
+        return 1
+    return 0
+
+
+def verify_ledgers(
+    ledgers: Mapping[str, Path], say: Callable[[str], None]
+) -> tuple[list[LedgerEntry], bool]:
+    """Walk each agent's hash chain, saying how it stands; all entries, and whether every
+    chain is intact."""
+    entries: list[LedgerEntry] = []
     intact = True
     for name, path in ledgers.items():
         ledger = open_ledger(f"sqlite:///{path}")
@@ -123,23 +141,23 @@ def run_demo(out: Path, examples: Path = EXAMPLES, say: Callable[[str], None] = 
         state = "intact" if report.ok else f"BROKEN at {report.broken_seq}: {report.reason}"
         say(f"   {name:<10} {report.entries:>3} entries, chain {state}")
         entries.extend(agent_entries)
-    flows = build_workflows(entries)
-    flow = max(flows.values(), key=lambda f: len(f.tasks))
-    say("5. The workflow, merged from all ledgers:")
-    say("\n".join("   " + line for line in summary(flow).splitlines()))
+    return entries, intact
+
+
+def write_views(flow: Workflow, out: Path, started: float) -> str:
+    """Write the workflow's Mermaid picture and HTML view; the lines that name the files."""
     picture = out / "workflow.mmd"
     picture.write_text(to_mermaid(flow))
     page = out / "workflow.html"
     page.write_text(to_html(flow), encoding="utf-8")
-    complete = _has_expected_shape(flow)
-    say(f"6. Files: ledgers in {out / 'ledgers'}, logs in {out / 'logs'}")
-    say(f"   DAG picture (Mermaid): {picture}")
-    say(f"   DAG view (HTML, opens offline; click a task for its claims): {page}")
-    say(f"   done in {time.monotonic() - started:.1f} s")
-    if not (intact and complete and response.status_code == 200):
-        say("DEMO FAILED: see above")
-        return 1
-    return 0
+    return "\n".join(
+        [
+            f"Files: ledgers in {out / 'ledgers'}, logs in {out / 'logs'}",
+            f"   DAG picture (Mermaid): {picture}",
+            f"   DAG view (HTML, opens offline; click a task for its claims): {page}",
+            f"   done in {time.monotonic() - started:.1f} s",
+        ]
+    )
 
 
 def _has_expected_shape(flow: Workflow) -> bool:

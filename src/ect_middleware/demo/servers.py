@@ -15,6 +15,9 @@ from typing import IO
 
 from . import EXAMPLES
 
+#: Each framework's example service, a folder of ``examples/``.
+FOLDERS = {"fastapi": "fastapi_app", "flask": "flask_app", "mcp": "mcp_server"}
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -26,7 +29,7 @@ def free_port() -> int:
 @dataclass
 class AgentServer:
     name: str
-    framework: str  # "fastapi" (uvicorn) or "flask" (waitress)
+    framework: str  # "fastapi" or "mcp" (uvicorn), or "flask" (waitress)
     port: int
     env: Mapping[str, str]
     log_file: Path
@@ -39,7 +42,7 @@ class AgentServer:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        if self.framework == "fastapi":
+        if self.framework != "flask":
             return [
                 sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1",
                 "--port", str(self.port), "--no-access-log",
@@ -47,7 +50,7 @@ class AgentServer:
         return [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{self.port}", "main:app"]
 
     def start(self) -> None:
-        folder = self.examples / f"{self.framework}_app"
+        folder = self.examples / FOLDERS[self.framework]
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_file.open("wb")
         self.process = subprocess.Popen(

@@ -3,6 +3,8 @@ and ContextVars behave. Lifespan and websocket scopes pass through untouched."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +16,7 @@ from ..context.logging import request_scope
 from ..errors import ConfigurationError
 from ..runtime import Runtime
 from ..verification import InboundRequest
+from .jsonrpc import BodyTee
 from .lifecycle import (
     Problem,
     Rejected,
@@ -67,7 +70,11 @@ class ECTMiddleware:
             _request_path(scope),
             tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]),
         )
-        opened = open_request(runtime, request, lambda: _exec_act(scope))
+        exec_act: Callable[[], str] = partial(_exec_act, scope)
+        if scope["method"] == "POST" and runtime.is_jsonrpc(scope["path"]):
+            receive = BodyTee(receive)
+            exec_act = receive.exec_act(exec_act)
+        opened = open_request(runtime, request, exec_act)
         if isinstance(opened, Rejected):
             if opened.ctx is not None:
                 with logged_ledger_failure():

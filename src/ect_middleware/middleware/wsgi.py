@@ -16,6 +16,7 @@ from urllib.parse import quote
 from ..config import Settings
 from ..context.logging import request_scope
 from ..context.request_context import RequestContext
+from ..errors import ConfigurationError
 from ..runtime import Runtime
 from ..verification import InboundRequest
 from .lifecycle import (
@@ -47,6 +48,13 @@ class ECTWSGIMiddleware:
     ) -> None:
         self.app = app
         self.runtime = build_runtime(settings, runtime, overrides)
+        if self.runtime is not None and self.runtime.settings.jsonrpc_paths:
+            # Named JSON-RPC tasks need the body as the app reads it: ASGI only, so far.
+            if runtime is None:
+                self.runtime.close()  # built here: nothing else will close it
+            raise ConfigurationError(
+                "ECT_JSONRPC_PATHS is supported by ECTMiddleware (ASGI), not ECTWSGIMiddleware"
+            )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         runtime = self.runtime

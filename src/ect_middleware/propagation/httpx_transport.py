@@ -2,6 +2,8 @@
 
 client = httpx.Client(transport=ECTTransport())
 client = httpx.AsyncClient(transport=AsyncECTTransport(httpx.AsyncHTTPTransport(retries=2)))
+
+The same classes for ``httpx2`` are in ``httpx2_transport``.
 """
 
 from __future__ import annotations
@@ -10,36 +12,19 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from . import outbound
+from . import httpx_hooks
 
 
 def send_with_context(
     request: httpx.Request, send: Callable[[httpx.Request], httpx.Response]
 ) -> httpx.Response:
-    injection = outbound.before(*_outbound(request))
-    response = send(request)
-    outbound.after(injection, response.headers.multi_items())
-    return response
+    return httpx_hooks.send_with_context(request, send, httpx.RequestNotRead)
 
 
 async def send_with_context_async(
     request: httpx.Request, send: Callable[[httpx.Request], Awaitable[httpx.Response]]
 ) -> httpx.Response:
-    injection = await outbound.before_async(*_outbound(request))
-    response = await send(request)
-    outbound.after(injection, response.headers.multi_items())
-    return response
-
-
-def _outbound(
-    request: httpx.Request,
-) -> tuple[httpx.Request, str, httpx.Headers, bytes | None]:
-    """What the outbound hooks read of ``request``."""
-    try:
-        body = request.content or None
-    except httpx.RequestNotRead:  # a streaming body: not hashed into inp_hash
-        body = None
-    return request, str(request.url), request.headers, body
+    return await httpx_hooks.send_with_context_async(request, send, httpx.RequestNotRead)
 
 
 class ECTTransport(httpx.BaseTransport):

@@ -1,13 +1,16 @@
 """Opt-in global instrumentation of httpx's and requests' stock transports.
 
-``instrument()`` wraps ``httpx.HTTPTransport``, ``httpx.AsyncHTTPTransport`` and
-``requests.adapters.HTTPAdapter`` so every client built on them propagates context; custom
+``instrument()`` wraps ``httpx.HTTPTransport``, ``httpx.AsyncHTTPTransport``, the same two
+of ``httpx2`` (the ``mcp`` 2.x SDK's client) and ``requests.adapters.HTTPAdapter`` so every
+client built on them propagates context. Each library is imported only when it is installed,
+by ``instrument()`` itself, never by importing this package; custom
 transports are covered by the explicit wrappers. Both calls are idempotent, and a request
 that also passes through a wrapper is given tokens once (see ``outbound.before``).
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import threading
 from collections.abc import Callable
@@ -21,8 +24,9 @@ def instrument() -> None:
     with _lock:
         if _originals:
             return
-        if importlib.util.find_spec("httpx") is not None:
-            _patch_httpx()
+        for family in ("httpx", "httpx2"):
+            if importlib.util.find_spec(family) is not None:
+                _patch_httpx(family)
         if importlib.util.find_spec("requests") is not None:
             _patch_requests()
 
@@ -40,25 +44,27 @@ def _patch(cls: type, name: str, make: Callable[[Callable[..., Any]], Callable[.
     setattr(cls, name, make(original))
 
 
-def _patch_httpx() -> None:
-    import httpx
+def _patch_httpx(family: str) -> None:
+    """Patch the stock transports of ``httpx`` or ``httpx2`` (one API, two packages)."""
+    library = importlib.import_module(family)
+    hooks = importlib.import_module(f"{__package__}.{family}_transport")
+    send_with_context = hooks.send_with_context
+    send_with_context_async = hooks.send_with_context_async
 
-    from .httpx_transport import send_with_context, send_with_context_async
-
-    def sync(original: Callable[..., httpx.Response]) -> Callable[..., httpx.Response]:
-        def handle_request(self: Any, request: httpx.Request) -> httpx.Response:
+    def sync(original: Callable[..., Any]) -> Callable[..., Any]:
+        def handle_request(self: Any, request: Any) -> Any:
             return send_with_context(request, lambda r: original(self, r))
 
         return handle_request
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
-        async def handle_async_request(self: Any, request: httpx.Request) -> httpx.Response:
+        async def handle_async_request(self: Any, request: Any) -> Any:
             return await send_with_context_async(request, lambda r: original(self, r))
 
         return handle_async_request
 
-    _patch(httpx.HTTPTransport, "handle_request", sync)
-    _patch(httpx.AsyncHTTPTransport, "handle_async_request", asynchronous)
+    _patch(library.HTTPTransport, "handle_request", sync)
+    _patch(library.AsyncHTTPTransport, "handle_async_request", asynchronous)
 
 
 def _patch_requests() -> None:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 
-from .config import Settings
+from .config import Draft, Peer, Settings
 from .context.request_context import RequestContext
 from .errors import ConfigurationError, ECTError, LedgerError
 from .ledger import Ledger, NewEntry, open_ledger
@@ -71,7 +71,13 @@ class Runtime:
         self.key: SigningKey = load_signing_key(str(settings.key_file))
         self._wit = WatchedFile(str(settings.wit_file), self._read_own_wit, settings.clock)
         self._trust = WatchedFile(str(settings.trust_bundle), TrustBundle.load, settings.clock)
-        self.wits = WITVerifier(self._trust.get, self.limits, self.clock)
+        # A WIT that carries an ``aud`` must name this workload or one of its base URLs.
+        wit_audiences = {self.workload_id}
+        for base in settings.audience:
+            wit_audiences.update((base, base.rstrip("/"), base.rstrip("/") + "/"))
+        self.wits = WITVerifier(
+            self._trust.get, self.limits, self.clock, audiences=frozenset(wit_audiences)
+        )
         self.ledger = ledger or open_ledger(settings.ledger, clock=self.clock)
         self._writer = LedgerWriter(self.ledger)
         self.replay = replay or open_replay_cache(settings.replay, self.clock)
@@ -85,6 +91,7 @@ class Runtime:
             limits=self.limits,
             clock=self.clock,
             dag_mode=settings.dag_mode,
+            require_ect_binding=settings.require_ect_binding,
         )
         # Longest prefix first, so a more specific peer entry wins.
         self._peers = sorted(settings.peers.items(), key=lambda kv: len(kv[0]), reverse=True)
@@ -124,6 +131,9 @@ class Runtime:
             done = ctx.completion
             return [] if done is None else self._completion_headers(done)
         ext: dict[str, Any] = {"http_status": status}
+        # The caller reads the completion: in the form its ECTs used, else its peer setting.
+        drafts = {p.draft for p in ctx.parents}
+        draft = drafts.pop() if len(drafts) == 1 else self._draft_for_workload(ctx.caller)
         if ctx.rejection is not None:
             ext["code"] = ctx.rejection.code
         decision = "approved" if ctx.rejection is None else "rejected"
@@ -133,6 +143,7 @@ class Runtime:
             jti=ctx.task_id,
             policy=Policy(INBOUND_POLICY, decision, self.workload_id),
             ext=ext,
+            draft=draft,
         )
         ctx.set_completion(claims)
         return self._completion_headers(claims)
@@ -153,6 +164,7 @@ class Runtime:
         ext: Mapping[str, Any] | None = None,
         exec_act: str | None = None,
         is_parent_of_later: bool = False,
+        draft: Draft | None = None,
     ) -> ECTClaims:
         """Mint an ECT for work done on ``ctx``; its record goes with the request's next
         flush, which must come before the ECT leaves this service."""
@@ -173,6 +185,7 @@ class Runtime:
             inp_hash=inp_hash,
             ext=ext,
             policy=policy,
+            draft=draft or self.settings.ect_draft,
         )
         # Every parent (verified inbound ECTs, checkpoints, completions received back) was
         # deferred on this request before it could become a parent, so it is recorded
@@ -224,12 +237,23 @@ class Runtime:
 
     def peer_for(self, url: str) -> str | None:
         """The workload identifier configured for ``url`` (ECT_PEERS), if any."""
-        for prefix, workload in self._peers:
+        peer = self.peer_settings_for(url)
+        return None if peer is None else peer.workload
+
+    def peer_settings_for(self, url: str) -> Peer | None:
+        """The ECT_PEERS entry for ``url`` (longest matching prefix), if any."""
+        for prefix, peer in self._peers:
             if url.startswith(prefix) and (
                 len(url) == len(prefix) or prefix.endswith("/") or url[len(prefix)] in "/?#"
             ):
-                return workload
+                return peer
         return None
+
+    def _draft_for_workload(self, workload: str | None) -> Draft:
+        for _, peer in self._peers:
+            if peer.workload == workload and peer.ect_draft is not None:
+                return peer.ect_draft
+        return self.settings.ect_draft
 
     def prepare_outbound(
         self,
@@ -242,10 +266,15 @@ class Runtime:
     ) -> OutboundCall | None:
         """Mint the ECT and WPT for a call to ``url``; None for non-peers, which never see
         this service's tokens. Flush before sending them."""
-        peer = self.peer_for(url)
+        peer = self.peer_settings_for(url)
         if peer is None:
             return None
-        ect = self.mint(ctx, aud=peer, inp_hash=sha256_b64url(body) if body else None)
+        ect = self.mint(
+            ctx,
+            aud=peer.workload,
+            inp_hash=sha256_b64url(body) if body else None,
+            draft=peer.ect_draft,
+        )
         wit = self.wit
         parts = urlsplit(url)
         target = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
@@ -253,12 +282,16 @@ class Runtime:
             self.key,
             wit,
             target,
-            Bindings(Bindings.bearer_from(authorization), txn_token, ect.token),
+            Bindings(
+                Bindings.bearer_from(authorization),
+                txn_token,
+                ect.token if peer.bind_ect else None,
+            ),
             lifetime=self.limits.wpt_lifetime,
             clock=self.clock,
         )
         headers = dict(zip(OUTBOUND_HEADERS, (wit, wpt, ect.token), strict=True))
-        return OutboundCall(peer, target, ect, headers)
+        return OutboundCall(peer.workload, target, ect, headers)
 
     def absorb_response(
         self, ctx: RequestContext, peer: str, headers: Sequence[tuple[str, str]]

@@ -52,7 +52,7 @@ class Peer:
         if not is_workload_id(peer.workload):
             raise ConfigurationError(f"ECT_PEERS: {peer.workload!r} is not a workload identifier")
         if peer.ect_draft not in (None, "00", "01"):
-            raise ConfigurationError(f"{where}: ect_draft must be \"00\" or \"01\"")
+            raise ConfigurationError(f'{where}: ect_draft must be "00" or "01"')
         return peer
 
 

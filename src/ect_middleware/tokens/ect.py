@@ -258,10 +258,7 @@ def _model_extension(
     wire = body.get(_EXTENSION[draft])
     if draft == "00" or not isinstance(wire, dict):
         return wire, _read_policy(body)
-    if any(n in body for n in POLICY_CLAIMS):
-        policy = _read_policy(body)
-    else:
-        policy = _read_policy(wire)
+    policy = _read_policy(body if any(n in body for n in POLICY_CLAIMS) else wire)
     rest = {k: v for k, v in wire.items() if k not in POLICY_CLAIMS}
     return (rest if rest or not wire else None), policy
 

@@ -129,9 +129,7 @@ def _read_json(path: Path, what: str) -> Any:
         raise ConfigurationError(f"{what} is not JSON") from None
 
 
-def _read_document(
-    file: object, base: Path | None, domain: str
-) -> tuple[Mapping[str, Any], str]:
+def _read_document(file: object, base: Path | None, domain: str) -> tuple[Mapping[str, Any], str]:
     if not isinstance(file, str) or not file:
         raise ConfigurationError(f"{domain}: the file must be a non-empty path")
     path = Path(file)
@@ -168,8 +166,10 @@ def _signing_keys(document: Mapping[str, Any], where: str) -> tuple[Verification
 
 def _issuers(value: object, where: str) -> frozenset[str]:
     values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not values or not all(
-        isinstance(v, str) and v for v in values
+    if (
+        not isinstance(values, list)
+        or not values
+        or not all(isinstance(v, str) and v for v in values)
     ):
         raise ConfigurationError(f"{where}: issuer must be a string or a list of strings")
     return frozenset(values)

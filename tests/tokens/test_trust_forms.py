@@ -59,7 +59,7 @@ def test_an_rsa_key_below_the_minimum_size_is_refused_even_without_alg() -> None
 
     from ect_middleware.tokens.encoding import b64url_encode
 
-    numbers = rsa.generate_private_key(65537, 1024).public_key().public_numbers()
+    numbers = rsa.generate_private_key(65537, 1024).public_key().public_numbers()  # noqa: S505
     jwk = {
         "kty": "RSA",
         "n": b64url_encode(numbers.n.to_bytes(128, "big")),

@@ -136,11 +136,7 @@ def _audience_names(aud: object, url: str) -> bool:
     """RFC 7519 §4.1.3: one string, or a non-empty array of strings; one names the target."""
     if isinstance(aud, str):
         return aud == url
-    return (
-        isinstance(aud, list)
-        and all(isinstance(a, str) and a for a in aud)
-        and url in aud
-    )
+    return isinstance(aud, list) and all(isinstance(a, str) and a for a in aud) and url in aud
 
 
 def acceptable(

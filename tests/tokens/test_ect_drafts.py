@@ -91,19 +91,20 @@ def test_a_claim_in_both_spellings_is_refused(claims: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("claims", "code"),
+    ("claims", "code", "detail"),
     [
-        (draft_01(pred=DROP), "ect.claims_invalid"),
-        (draft_01(pred="p"), "ect.claims_invalid"),
-        (draft_01(pred=["not-a-uuid"]), "ect.invalid_id"),
-        (draft_01(ect_ext=[1]), "ect.claims_invalid"),
-        (draft_01(ect_ext={"pol_enforcer": B_ID}), "ect.claims_invalid"),
-        (draft_01(ect_ext={"pol": "p"}), "ect.claims_invalid"),
+        (draft_01(pred=DROP, ect_ext={}), "ect.claims_invalid", "pred must be an array"),
+        (draft_01(pred="p"), "ect.claims_invalid", "pred must be an array"),
+        (draft_01(pred=["not-a-uuid"]), "ect.invalid_id", "par entries must be UUIDs"),
+        (draft_01(ect_ext=[1]), "ect.claims_invalid", "ect_ext must be an object"),
+        (draft_01(ect_ext={"pol_enforcer": B_ID}), "ect.claims_invalid", "pol_enforcer without"),
+        (draft_01(ect_ext={"pol": "p"}), "ect.claims_invalid", "'pol_decision'"),
     ],
 )
-def test_01_claims_follow_the_same_rules(claims: dict[str, Any], code: str) -> None:
-    with rejected(code):
+def test_01_claims_follow_the_same_rules(claims: dict[str, Any], code: str, detail: str) -> None:
+    with rejected(code) as info:
         verify(signed(claims))
+    assert detail in info.value.detail
 
 
 def _unsecured(claims: dict[str, Any]) -> str:
@@ -155,16 +156,10 @@ def test_minting_01_writes_pred_ect_ext_and_exec_jwt() -> None:
     again = verify(minted.token)
     assert (again.par, again.ext, again.policy) == (minted.par, minted.ext, minted.policy)
     assert again.ext == {"model": "m"}
-
-
-def test_minting_00_is_the_default() -> None:
-    minted = mint_ect(
-        W.workload, iss=A_ID, aud=B_ID, par=[P1], exec_act="x", wid=None, limits=LIMITS,
-        clock=fixed(NOW), policy=Policy("p", "approved"),
-    )  # fmt: skip
-    assert read_header(minted.token)["typ"] == "wimse-exec+jwt"
-    assert minted.claims["par"] == [P1]
-    assert minted.claims["pol"] == "p"
+    old = _mint("00", ext={"model": "m"}, policy=Policy("p", "approved", B_ID))
+    assert read_header(old.token)["typ"] == "wimse-exec+jwt"
+    assert (old.claims["par"], old.claims["pol"]) == ([P1], "p")
+    assert (old.par, old.ext, old.policy) == (again.par, again.ext, again.policy)
 
 
 def test_minting_01_refuses_an_extension_using_the_policy_names() -> None:

@@ -48,10 +48,10 @@ def test_a_key_without_alg_gets_the_one_its_type_implies(alg: str, implied: str)
 
 
 def test_a_key_with_alg_keeps_exactly_that_one() -> None:
-    issuer = generate_signing_key("EdDSA")
-    jwk = edit(issuer.public.jwk, alg="Ed25519")
-    bundle = TrustBundle.from_json({A_DOMAIN: {"keys": [jwk]}})
-    assert bundle.domains[A_DOMAIN][0].alg == "Ed25519"
+    with_alg, without = generate_signing_key("EdDSA"), generate_signing_key("EdDSA")
+    keys = [edit(with_alg.public.jwk, alg="Ed25519"), _without_alg(without.public.jwk)]
+    bundle = TrustBundle.from_json({A_DOMAIN: {"keys": keys}})
+    assert [k.alg for k in bundle.domains[A_DOMAIN]] == ["Ed25519", "EdDSA"]
 
 
 def test_an_rsa_key_below_the_minimum_size_is_refused_even_without_alg() -> None:
@@ -151,18 +151,13 @@ def _wit_with(issuer_key: Any, iss: str | None) -> str:
     return mint_wit(issuer_key, A_ID, workload.public, lifetime=600, clock=clock, iss=iss)
 
 
-def test_wits_with_and_without_iss_verify_when_no_issuer_is_configured() -> None:
-    issuer = generate_signing_key("ES256")
-    bundle = TrustBundle.from_json({A_DOMAIN: {"keys": [dict(issuer.public.jwk)]}})
-    verifier = WITVerifier(lambda: bundle, LIMITS, fixed(NOW))
-    assert verifier.verify(_wit_with(issuer, None)).sub == A_ID
-    assert verifier.verify(_wit_with(issuer, "https://idp.org-a.example")).sub == A_ID
-
-
-def test_a_configured_issuer_is_checked() -> None:
-    issuer = generate_signing_key("ES256")
+def test_a_configured_issuer_is_checked_and_wits_without_iss_verify_elsewhere() -> None:
+    issuer, other = generate_signing_key("ES256"), generate_signing_key("ES256")
     bundle = TrustBundle.from_json(
-        {A_DOMAIN: {"keys": [dict(issuer.public.jwk)], "issuer": ["https://idp.org-a.example"]}}
+        {
+            A_DOMAIN: {"keys": [dict(issuer.public.jwk)], "issuer": ["https://idp.org-a.example"]},
+            B_DOMAIN: {"keys": [dict(other.public.jwk)]},
+        }
     )
     verifier = WITVerifier(lambda: bundle, LIMITS, fixed(NOW))
     assert verifier.verify(_wit_with(issuer, "https://idp.org-a.example")).sub == A_ID
@@ -170,6 +165,11 @@ def test_a_configured_issuer_is_checked() -> None:
         verifier.verify(_wit_with(issuer, "https://other-idp.example"))
     with rejected("wit.issuer_mismatch"):
         verifier.verify(_wit_with(issuer, None))
+    b_id = B_DOMAIN + "/agent/b"
+    for iss in (None, "https://anything.example"):  # no issuer configured for B: either way
+        workload = generate_signing_key("ES256")
+        wit = mint_wit(other, b_id, workload.public, lifetime=600, clock=clock, iss=iss)
+        assert verifier.verify(wit).sub == b_id
 
 
 def test_to_json_round_trips_issuers() -> None:

@@ -216,7 +216,7 @@ def _checked_fields(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     out_hash = _optional_hash(body, "out_hash")
     wire_ext = body.get(_EXTENSION[draft])
     if wire_ext is not None:
-        _check_ext(wire_ext, limits)
+        _check_ext(wire_ext, limits, _EXTENSION[draft])
     ext, policy = _model_extension(body, draft)
     return {
         "iss": iss,
@@ -307,9 +307,9 @@ def _as_received(ext: object, limits: Limits) -> object:
     return json_object(compact_json(dict(ext)))
 
 
-def _check_ext(ext: object, limits: Limits) -> None:
+def _check_ext(ext: object, limits: Limits, name: str = "ext") -> None:
     if not isinstance(ext, dict):
-        raise ECT.error("claims_invalid", "ext must be an object")
+        raise ECT.error("claims_invalid", f"{name} must be an object")
     # Depth first, without recursion: 4096 bytes hold hundreds of levels, which would
     # exhaust the interpreter's recursion limit in a recursive walk or in the JSON encoder.
     if _deeper_than(ext, limits.ext_max_depth):

@@ -28,7 +28,7 @@ from .tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from .tokens.encoding import sha256_b64url
 from .tokens.identifiers import new_uuid
 from .tokens.keys import InvalidKey, SigningKey, jwk_thumbprint, load_signing_key
-from .tokens.trust import TrustBundle
+from .tokens.trust import TrustBundle, is_inline
 from .tokens.wit import WITVerifier
 from .tokens.wpt import Bindings, mint_wpt
 from .verification import (
@@ -70,14 +70,18 @@ class Runtime:
         self.clock = settings.clock
         self.key: SigningKey = load_signing_key(str(settings.key_file))
         self._wit = WatchedFile(str(settings.wit_file), self._read_own_wit, settings.clock)
-        self._trust = WatchedFile(str(settings.trust_bundle), TrustBundle.load, settings.clock)
+        trust: Callable[[], TrustBundle]
+        if is_inline(str(settings.trust_bundle)):  # given as JSON: fixed for the process
+            inline = TrustBundle.from_setting(str(settings.trust_bundle))
+            trust = lambda: inline  # noqa: E731
+        else:
+            self._trust = WatchedFile(str(settings.trust_bundle), TrustBundle.load, settings.clock)
+            trust = self._trust.get
         # A WIT that carries an ``aud`` must name this workload or one of its base URLs.
         wit_audiences = {self.workload_id}
         for base in settings.audience:
             wit_audiences.update((base, base.rstrip("/"), base.rstrip("/") + "/"))
-        self.wits = WITVerifier(
-            self._trust.get, self.limits, self.clock, audiences=frozenset(wit_audiences)
-        )
+        self.wits = WITVerifier(trust, self.limits, self.clock, audiences=frozenset(wit_audiences))
         self.ledger = ledger or open_ledger(settings.ledger, clock=self.clock)
         self._writer = LedgerWriter(self.ledger)
         self.replay = replay or open_replay_cache(settings.replay, self.clock)

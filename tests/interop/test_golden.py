@@ -172,3 +172,28 @@ def test_both_golden_ects_verify_into_one_model() -> None:
     assert models[0] == models[1]
     assert models[0][2] == {"model": "reviewer-7b", "jurisdiction": "EU"}
     assert models[0][3] == Policy("clinical-review-policy", "approved", REVIEWER)
+
+
+def test_an_inline_bundle_resolves_files_against_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ECT_TRUST_BUNDLE given as JSON: relative file paths are the working directory's."""
+    shutil.copy(GOLDEN / "wimse-issuer.jwks.json", tmp_path / "wimse-issuer.jwks.json")
+    me = identity(tmp_path / "me", "spiffe://org-b.example/agent/workload")
+    monkeypatch.chdir(tmp_path)
+    inline = json.dumps({EXAMPLE_DOMAIN: "wimse-issuer.jwks.json"})
+    settings = me.settings(
+        trust_bundle=inline, audience=(EXAMPLE_SERVICE,), clock=lambda: EXAMPLE_NOW
+    )
+    method, path, headers, body = example_request()
+    with serve("wsgi", settings) as client:
+        response = client.request(method, path, headers=headers, content=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["caller"] == EXAMPLE_CALLER
+
+
+def test_an_inline_bundle_that_is_not_json_names_the_setting() -> None:
+    from ect_middleware.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"ECT_TRUST_BUNDLE is not JSON: .*line 1"):
+        TrustBundle.from_setting('{"wimse://example.com": ')

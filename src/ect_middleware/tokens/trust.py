@@ -79,6 +79,20 @@ class TrustBundle:
         data = _read_json(Path(path), f"trust bundle {path}")
         return cls.from_json(data, Path(path).parent, str(path))
 
+    @classmethod
+    def from_setting(cls, text: str) -> TrustBundle:
+        """A bundle given inline as JSON (``ECT_TRUST_BUNDLE={...}``): its relative file
+        paths resolve against the working directory."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(
+                f"ECT_TRUST_BUNDLE is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
+        except RecursionError:
+            raise ConfigurationError("ECT_TRUST_BUNDLE is not JSON") from None
+        return cls.from_json(data, None, "ECT_TRUST_BUNDLE")
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for origin, keys in self.domains.items():
@@ -173,3 +187,8 @@ def _issuers(value: object, where: str) -> frozenset[str]:
     ):
         raise ConfigurationError(f"{where}: issuer must be a string or a list of strings")
     return frozenset(values)
+
+
+def is_inline(setting: str) -> bool:
+    """True when ``ECT_TRUST_BUNDLE`` holds the bundle itself rather than a file path."""
+    return setting.lstrip().startswith("{")

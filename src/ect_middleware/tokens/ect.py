@@ -270,11 +270,14 @@ def model_view(
     views (the ledger, the audit views): what does not fit the rules reads as absent."""
     try:
         draft = wire_draft(claims)
-        ext, policy = _model_extension(claims, draft)
     except ECTError:
         return (), None, None
     parents = claims.get(_PARENTS[draft])
     par = tuple(p for p in parents if isinstance(p, str)) if isinstance(parents, list) else ()
+    try:
+        ext, policy = _model_extension(claims, draft)
+    except ECTError:  # an ill-formed policy: no policy, and the extension as written
+        ext, policy = claims.get(_EXTENSION[draft]), None
     return par, ext if isinstance(ext, dict) else None, policy
 
 

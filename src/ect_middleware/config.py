@@ -16,7 +16,45 @@ from .tokens.identifiers import is_workload_id
 from .verification.dag import DagMode
 
 Mode = Literal["enforce", "observe", "off"]
+Draft = Literal["00", "01"]
 DEFAULT_LEDGER = "sqlite:///ect-ledger.db"
+_PEER_KEYS = frozenset({"workload", "ect_draft", "bind_ect"})
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One ECT_PEERS entry: who is called, and what it reads on the wire."""
+
+    workload: str
+    #: the ECT wire form minted for this peer (None: ECT_DRAFT)
+    ect_draft: Draft | None = None
+    #: bind the Execution-Context header in the WPT's ``oth``: only for peers that expect it,
+    #: since a WIMSE recipient must reject an ``oth`` entry it does not understand
+    bind_ect: bool = False
+
+    @classmethod
+    def parse(cls, prefix: str, value: object) -> Peer:
+        """An ECT_PEERS value: a workload identifier, or an object of the keys above."""
+        where = f"ECT_PEERS[{prefix!r}]"
+        if isinstance(value, Peer):
+            peer = value
+        elif isinstance(value, str):
+            peer = cls(value)
+        elif isinstance(value, Mapping):
+            unknown = sorted(set(value) - _PEER_KEYS)
+            if unknown:
+                raise ConfigurationError(f"{where}: unknown key {unknown[0]!r}")
+            bind = value.get("bind_ect", False)
+            if not isinstance(bind, bool):
+                raise ConfigurationError(f"{where}: bind_ect must be true or false")
+            peer = cls(value.get("workload"), value.get("ect_draft"), bind)  # type: ignore[arg-type]
+        else:
+            raise ConfigurationError(f"{where}: expected a workload identifier or an object")
+        if not is_workload_id(peer.workload):
+            raise ConfigurationError(f"ECT_PEERS: {peer.workload!r} is not a workload identifier")
+        if peer.ect_draft not in (None, "00", "01"):
+            raise ConfigurationError(f'{where}: ect_draft must be "00" or "01"')
+        return peer
 
 
 @dataclass(frozen=True)
@@ -26,7 +64,9 @@ class Settings:
     wit_file: str | None = None
     trust_bundle: str | None = None
     audience: tuple[str, ...] = ()
-    peers: Mapping[str, str] = field(default_factory=dict)
+    #: URL prefix -> peer; a value given as a workload identifier string or an object is
+    #: read into a ``Peer`` when the settings are built
+    peers: Mapping[str, Peer] = field(default_factory=dict)
     ledger: str = DEFAULT_LEDGER
     mode: Mode = "enforce"
     dag_mode: DagMode = "partial"
@@ -36,8 +76,19 @@ class Settings:
     replay: str = "memory://"
     #: warn this many seconds before this service's own WIT expires
     wit_expiry_warning: float = 300.0
+    #: the ECT wire form minted for peers that do not choose one
+    ect_draft: Draft = "00"
+    #: refuse an Execution-Context header the WPT does not bind in ``oth``
+    require_ect_binding: bool = False
     limits: Limits = field(default_factory=Limits)
     clock: Clock = field(default=system_clock, compare=False)
+
+    def __post_init__(self) -> None:
+        peers = self.peers
+        if not isinstance(peers, Mapping):
+            raise ConfigurationError("ECT_PEERS must map URL prefixes to peers")
+        if any(not isinstance(v, Peer) for v in peers.values()):
+            object.__setattr__(self, "peers", {k: Peer.parse(k, v) for k, v in peers.items()})
 
     @classmethod
     def from_env(
@@ -66,6 +117,8 @@ class Settings:
             "jsonrpc_paths": _csv(get("ECT_JSONRPC_PATHS")),
             "replay": get("ECT_REPLAY") or "memory://",
             "wit_expiry_warning": _seconds("ECT_WIT_EXPIRY_WARNING", get("ECT_WIT_EXPIRY_WARNING")),
+            "ect_draft": get("ECT_DRAFT") or "00",
+            "require_ect_binding": _flag("ECT_REQUIRE_ECT_BINDING", get("ECT_REQUIRE_ECT_BINDING")),
         }
         values.update(overrides)
         return cls(**values).validated(serving=serving)
@@ -80,6 +133,10 @@ class Settings:
             raise ConfigurationError("ECT_DAG_MODE must be partial or strict")
         if not 0 <= self.wit_expiry_warning < float("inf"):
             raise ConfigurationError("ECT_WIT_EXPIRY_WARNING must be a number of seconds")
+        if self.ect_draft not in ("00", "01"):
+            raise ConfigurationError('ECT_DRAFT must be "00" or "01"')
+        if not isinstance(self.require_ect_binding, bool):
+            raise ConfigurationError("ECT_REQUIRE_ECT_BINDING must be true or false")
         if self.mode == "off":
             return self
         required = ["workload_id", "key_file", "wit_file", "trust_bundle"]
@@ -90,9 +147,6 @@ class Settings:
             raise ConfigurationError(f"missing configuration: {', '.join(missing)}")
         if not is_workload_id(self.workload_id):
             raise ConfigurationError("ECT_WORKLOAD_ID is not a workload identifier")
-        bad_peers = [w for w in self.peers.values() if not is_workload_id(w)]
-        if bad_peers:
-            raise ConfigurationError(f"ECT_PEERS: {bad_peers[0]!r} is not a workload identifier")
         return self
 
 
@@ -109,18 +163,26 @@ def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
 
-def _peers(value: str | None) -> dict[str, str]:
+def _flag(name: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name} must be true or false")
+
+
+def _peers(value: str | None) -> dict[str, Peer]:
     if not value:
         return {}
     try:
         peers = json.loads(value)
     except ValueError:
         raise ConfigurationError("ECT_PEERS must be a JSON object") from None
-    if not isinstance(peers, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in peers.items()
-    ):
+    if not isinstance(peers, dict):
         raise ConfigurationError("ECT_PEERS must map URL prefixes to workload identifiers")
-    return peers
+    return {k: Peer.parse(k, v) for k, v in peers.items()}
 
 
 @contextmanager

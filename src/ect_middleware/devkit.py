@@ -39,6 +39,12 @@ class DevIdentities:
     workloads: Mapping[str, DevWorkload]
 
 
+def dev_issuer(domain: str) -> str:
+    """The ``iss`` of development WITs: the trust domain origin, since the development
+    issuer is the one authority of its trust domain (workload-creds recommends an ``iss``)."""
+    return domain
+
+
 def slug(workload_id: str) -> str:
     """A file-name-safe name for a workload identifier."""
     return re.sub(r"[^A-Za-z0-9.-]+", "-", workload_id.split("://", 1)[1]).strip("-")
@@ -104,7 +110,14 @@ def create_dev_identities(
             wl_folder / "ect.env",
         )
         _write_private(wl.key_file, key.to_pem().decode("ascii"))
-        wit = mint_wit(issuers[domain], workload_id, key.public, lifetime=wit_lifetime, clock=clock)
+        wit = mint_wit(
+            issuers[domain],
+            workload_id,
+            key.public,
+            lifetime=wit_lifetime,
+            clock=clock,
+            iss=dev_issuer(domain),
+        )
         wl.wit_file.write_text(wit + "\n")
         wl.env_file.write_text(_env_file(wl, bundle_path, audiences))
         workloads[workload_id] = wl
@@ -145,7 +158,10 @@ def reissue_wit(
     wl = identities.workloads[workload_id]
     issuer = load_signing_key(identities.issuers[trust_domain(workload_id)])
     key = load_signing_key(wl.key_file)
-    wit = mint_wit(issuer, workload_id, key.public, lifetime=wit_lifetime, clock=clock)
+    domain = trust_domain(workload_id)
+    wit = mint_wit(
+        issuer, workload_id, key.public, lifetime=wit_lifetime, clock=clock, iss=dev_issuer(domain)
+    )
     tmp = wl.wit_file.with_suffix(".tmp")
     tmp.write_text(wit + "\n")
     os.replace(tmp, wl.wit_file)

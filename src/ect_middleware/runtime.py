@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .config import Settings, setting
+from .config import Draft, Peer, Settings, setting
 from .context.request_context import RequestContext
 from .diagnostics import NonPeerHosts, OwnWITExpiry, log_audience_mismatch
 from .errors import ConfigurationError, ECTError, LedgerError
@@ -28,7 +28,7 @@ from .tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from .tokens.encoding import sha256_b64url
 from .tokens.identifiers import new_uuid
 from .tokens.keys import InvalidKey, SigningKey, jwk_thumbprint, load_signing_key
-from .tokens.trust import TrustBundle
+from .tokens.trust import TrustBundle, is_inline
 from .tokens.wit import WITVerifier
 from .tokens.wpt import Bindings, mint_wpt
 from .verification import (
@@ -70,9 +70,19 @@ class Runtime:
             self.key: SigningKey = load_signing_key(str(settings.key_file))
         with setting("ECT_WIT_FILE"):
             self._wit = WatchedFile(str(settings.wit_file), self._read_own_wit, settings.clock)
+        trust: Callable[[], TrustBundle]
         with setting("ECT_TRUST_BUNDLE"):
-            self._trust = WatchedFile(str(settings.trust_bundle), TrustBundle.load, self.clock)
-        self.wits = WITVerifier(self._trust.get, self.limits, self.clock)
+            if is_inline(str(settings.trust_bundle)):  # given as JSON: fixed for the process
+                inline = TrustBundle.from_setting(str(settings.trust_bundle))
+                trust = lambda: inline  # noqa: E731
+            else:
+                self._trust = WatchedFile(str(settings.trust_bundle), TrustBundle.load, self.clock)
+                trust = self._trust.get
+        # A WIT that carries an ``aud`` must name this workload or one of its base URLs.
+        wit_audiences = {self.workload_id}
+        for base in settings.audience:
+            wit_audiences.update((base, base.rstrip("/"), base.rstrip("/") + "/"))
+        self.wits = WITVerifier(trust, self.limits, self.clock, audiences=frozenset(wit_audiences))
         with setting("ECT_LEDGER"):
             self.ledger = ledger or open_ledger(settings.ledger, clock=self.clock)
         self._writer = LedgerWriter(self.ledger)
@@ -88,6 +98,7 @@ class Runtime:
             limits=self.limits,
             clock=self.clock,
             dag_mode=settings.dag_mode,
+            require_ect_binding=settings.require_ect_binding,
         )
         # Longest prefix first, so a more specific peer entry wins.
         self._peers = sorted(settings.peers.items(), key=lambda kv: len(kv[0]), reverse=True)
@@ -148,6 +159,9 @@ class Runtime:
             done = ctx.completion
             return [] if done is None else self._completion_headers(done)
         ext: dict[str, Any] = {"http_status": status}
+        # The caller reads the completion: in the form its ECTs used, else its peer setting.
+        drafts = {p.draft for p in ctx.parents}
+        draft = drafts.pop() if len(drafts) == 1 else self._draft_for_workload(ctx.caller)
         if ctx.rejection is not None:
             ext["code"] = ctx.rejection.code
         decision = "approved" if ctx.rejection is None else "rejected"
@@ -157,6 +171,7 @@ class Runtime:
             jti=ctx.task_id,
             policy=Policy(INBOUND_POLICY, decision, self.workload_id),
             ext=ext,
+            draft=draft,
         )
         ctx.set_completion(claims)
         return self._completion_headers(claims)
@@ -190,6 +205,7 @@ class Runtime:
         ext: Mapping[str, Any] | None = None,
         exec_act: str | None = None,
         is_parent_of_later: bool = False,
+        draft: Draft | None = None,
     ) -> ECTClaims:
         """Mint an ECT for work done on ``ctx``; its record goes with the request's next
         flush, which must come before the ECT leaves this service."""
@@ -210,6 +226,7 @@ class Runtime:
             inp_hash=inp_hash,
             ext=ext,
             policy=policy,
+            draft=draft or self.settings.ect_draft,
         )
         # Every parent (verified inbound ECTs, checkpoints, completions received back) was
         # deferred on this request before it could become a parent, so it is recorded
@@ -261,12 +278,23 @@ class Runtime:
 
     def peer_for(self, url: str) -> str | None:
         """The workload identifier configured for ``url`` (ECT_PEERS), if any."""
-        for prefix, workload in self._peers:
+        peer = self.peer_settings_for(url)
+        return None if peer is None else peer.workload
+
+    def peer_settings_for(self, url: str) -> Peer | None:
+        """The ECT_PEERS entry for ``url`` (longest matching prefix), if any."""
+        for prefix, peer in self._peers:
             if url.startswith(prefix) and (
                 len(url) == len(prefix) or prefix.endswith("/") or url[len(prefix)] in "/?#"
             ):
-                return workload
+                return peer
         return None
+
+    def _draft_for_workload(self, workload: str | None) -> Draft:
+        for _, peer in self._peers:
+            if peer.workload == workload and peer.ect_draft is not None:
+                return peer.ect_draft
+        return self.settings.ect_draft
 
     def prepare_outbound(
         self,
@@ -279,11 +307,16 @@ class Runtime:
     ) -> OutboundCall | None:
         """Mint the ECT and WPT for a call to ``url``; None for non-peers, which never see
         this service's tokens. Flush before sending them."""
-        peer = self.peer_for(url)
+        peer = self.peer_settings_for(url)
         if peer is None:
             self._non_peers.report(url)
             return None
-        ect = self.mint(ctx, aud=peer, inp_hash=sha256_b64url(body) if body else None)
+        ect = self.mint(
+            ctx,
+            aud=peer.workload,
+            inp_hash=sha256_b64url(body) if body else None,
+            draft=peer.ect_draft,
+        )
         wit = self.wit
         parts = urlsplit(url)
         target = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
@@ -291,12 +324,16 @@ class Runtime:
             self.key,
             wit,
             target,
-            Bindings(Bindings.bearer_from(authorization), txn_token, ect.token),
+            Bindings(
+                Bindings.bearer_from(authorization),
+                txn_token,
+                ect.token if peer.bind_ect else None,
+            ),
             lifetime=self.limits.wpt_lifetime,
             clock=self.clock,
         )
         headers = dict(zip(OUTBOUND_HEADERS, (wit, wpt, ect.token), strict=True))
-        return OutboundCall(peer, target, ect, headers)
+        return OutboundCall(peer.workload, target, ect, headers)
 
     def absorb_response(
         self, ctx: RequestContext, peer: str, headers: Sequence[tuple[str, str]]

@@ -6,6 +6,7 @@ keys, with WITs from its development issuers, or recorded by real services (``ag
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -240,3 +241,33 @@ def test_problems_never_echo_token_text(mesh: Mesh) -> None:
     assert "\x1b" not in str(problem)
     assert "jti ?" in str(problem)
     assert claims_of(forged)["jti"].startswith("\x1b")
+
+
+def test_a_chain_of_draft_01_ects_reverifies_as_one_model(mesh: Mesh) -> None:
+    """-01 ECTs (pred, ect_ext) re-verify offline; the views read the same parents."""
+    from ect_middleware.audit import build_workflows
+    from ect_middleware.tokens.ect import Policy
+
+    wid, now = str(uuid.uuid4()), float(int(time.time()))
+    a = mesh["a"]
+    parent = mint_ect(
+        a.key, iss=a.id, aud=a.id, par=[], exec_act="plan", wid=wid, limits=Limits(),
+        clock=lambda: now, draft="01", policy=Policy("p", "approved", a.id), ext={"k": 1},
+    )  # fmt: skip
+    child = mint_ect(
+        a.key, iss=a.id, aud=mesh["b"].id, par=[parent.jti], exec_act="call", wid=wid,
+        limits=Limits(), clock=lambda: now + 1, draft="01",
+    )  # fmt: skip
+    assert "pred" in child.claims
+    ledger = MemoryLedger()
+    entries = ledger.append(
+        [NewEntry.from_claims(c, wit=a.wit, direction="minted", recorder=a.id)
+         for c in (parent, child)]
+    )  # fmt: skip
+    assert entries[1].par == (parent.jti,)
+    report = check(lines_of(entries), mesh)
+    assert report.ok, report.problems
+    flow = build_workflows(entries)[wid]
+    assert flow.edges == [(parent.jti, child.jti)]
+    task = flow.tasks[parent.jti]
+    assert (task.policy, task.decision, task.extension) == ("p", "approved", {"k": 1})

@@ -132,6 +132,13 @@ def test_signed_hostile_contents(driver: str, hostile_mesh: Mesh) -> None:
     assert seen >= share(0.25 / 2).max_examples
 
 
+def _audience_names(aud: object, url: str) -> bool:
+    """RFC 7519 §4.1.3: one string, or a non-empty array of strings; one names the target."""
+    if isinstance(aud, str):
+        return aud == url
+    return isinstance(aud, list) and all(isinstance(a, str) and a for a in aud) and url in aud
+
+
 def acceptable(
     f: Forger,
     caller: str,
@@ -153,14 +160,14 @@ def acceptable(
         return (
             header.get("alg") == wl.key.alg
             and str(header.get("typ")).lower() in ("wpt+jwt", "application/wpt+jwt")
-            and claims.get("aud") == url
+            and _audience_names(claims.get("aud"), url)
             and _time(claims.get("exp"), lambda e: e + 60 > NOW and e <= NOW + 360)
             and claims.get("wth") == sha256_b64url(wit)
             and isinstance(claims.get("jti"), str)
             and bool(claims["jti"])
             and "ath" not in claims
             and "tth" not in claims
-            and claims.get("oth") == {"execution-context": sha256_b64url(ect)}
+            and claims.get("oth", {}) in ({}, {"execution-context": sha256_b64url(ect)})
             and _nbf(claims)
         )
     if kind == "wit":
@@ -175,7 +182,7 @@ def acceptable(
             and isinstance(cnf, dict)
             and isinstance(cnf.get("jwk"), dict)
             and cnf["jwk"].get("x") == wl.key.public.jwk["x"]
-            and cnf["jwk"].get("alg") == wl.key.alg
+            and cnf["jwk"].get("alg", wl.key.public.jwk["alg"]) == wl.key.alg
             and "d" not in cnf["jwk"]
             and _nbf(claims)
         )

@@ -86,8 +86,9 @@ def _txn(tth: str | None, txn: str | None) -> Build:
     return build
 
 
-def _unbound_ect(f: Forger, url: str) -> list[Header]:
-    return f.headers(url, ects=[f.ect()], wpt_claims={"oth": DROP})
+def _other_bound_ect(f: Forger, url: str) -> list[Header]:
+    oth = {"execution-context": sha256_b64url(f.ect())}
+    return f.headers(url, ects=[f.ect()], wpt_claims={"oth": oth})
 
 
 def _oth_other_order(f: Forger, url: str) -> list[Header]:
@@ -155,7 +156,12 @@ CASES = [
     Case("aud in upper case", aud(str.upper), "wpt.audience_mismatch"),
     Case("aud with a percent-encoded path", aud(lambda u: u.replace("/context", "/%63ontext")),
          "wpt.audience_mismatch"),
-    Case("aud is an array", lambda f, u: f.headers(u, wpt_claims={"aud": [u]}),
+    Case("aud is an array without the target",
+         lambda f, u: f.headers(u, wpt_claims={"aud": [u + "/other", "https://b.example"]}),
+         "wpt.audience_mismatch"),
+    Case("aud is an array with a number", lambda f, u: f.headers(u, wpt_claims={"aud": [u, 7]}),
+         "wpt.claims_invalid"),
+    Case("aud is an empty array", lambda f, u: f.headers(u, wpt_claims={"aud": []}),
          "wpt.claims_invalid"),
     Case("no aud", claims(aud=DROP), "wpt.claims_invalid"),
     Case("expired beyond the leeway", claims(exp=NOW - 60), "wpt.expired"),
@@ -179,7 +185,7 @@ CASES = [
     Case("oth is a string", claims(oth="execution-context"), "wpt.claims_invalid"),
     Case("oth binds an Execution-Context that was not sent",
          claims(oth={"execution-context": sha256_b64url("x")}), "wpt.oth_mismatch"),
-    Case("Execution-Context not bound", _unbound_ect, "wpt.oth_mismatch"),
+    Case("Execution-Context bound to another value", _other_bound_ect, "wpt.oth_mismatch"),
     Case("oth binds the ECTs in another order", _oth_other_order, "wpt.oth_mismatch"),
     Case("replayed, no ECT", _replayed, "wpt.replayed"),
     Case("replayed with a malleated ES256 signature", _replayed_malleated, "wpt.replayed"),

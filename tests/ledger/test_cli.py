@@ -242,6 +242,8 @@ def test_show_describes_every_entry_without_tokens(recorded: Recorded) -> None:
         "direction": "received",
         "recorder": WORKER,
         "par": [recorded.entries[7].jti, recorded.entries[8].jti, EXTERNAL],
+        "extension": None,
+        "policy": None,
         "unresolved": [EXTERNAL],
         "recorded_at": "2027-01-15T08:00:00.250000Z",
         "hash": stored.hash,

@@ -15,6 +15,8 @@ from structlog.testing import capture_logs
 from ect_middleware import Settings
 from ect_middleware.limits import Limits
 from ect_middleware.tokens.ect import mint_ect
+from ect_middleware.tokens.encoding import b64url_encode
+from ect_middleware.tokens.jws import read_payload
 from ect_middleware.tokens.keys import generate_signing_key
 from ect_middleware.tokens.wit import mint_wit
 from ect_middleware.tokens.wpt import Bindings, mint_wpt
@@ -53,6 +55,21 @@ def _oth_mismatch(mesh: Mesh, url: str) -> dict[str, str]:
     return headers
 
 
+def _unsigned(mesh: Mesh) -> str:
+    claims = read_payload(mesh.ect("a", mesh["b"].id).token) or {}
+    return b64url_encode(json.dumps(claims).encode())
+
+
+def _both_spellings(mesh: Mesh) -> str:
+    claims = read_payload(mesh.ect("a", mesh["b"].id).token) or {}
+    header = {"alg": mesh["a"].key.alg, "typ": "exec+jwt", "kid": mesh["a"].key.kid}
+    signing_input = ".".join(
+        b64url_encode(json.dumps(part).encode()) for part in (header, {**claims, "pred": []})
+    )
+    signature = mesh["a"].key.jose_key.sign(signing_input.encode())
+    return f"{signing_input}.{b64url_encode(signature)}"
+
+
 CASES: list[tuple[str, Build, int, str]] = [
     ("no headers", lambda m, u: {}, 400, "wit.missing"),
     ("WIT only", lambda m, u: {"Workload-Identity-Token": m["a"].wit}, 400, "wpt.missing"),
@@ -69,6 +86,9 @@ CASES: list[tuple[str, Build, int, str]] = [
     ("Execution-Context swapped", _oth_mismatch, 400, "wpt.oth_mismatch"),
     ("two WPTs", lambda m, u: {**m.headers("a", u), "Workload-Proof-Token": "a.b.c, d.e.f"},
      400, "wpt.duplicate"),
+    ("unsigned (L1) ECT", lambda m, u: _with_ect(m, u, _unsigned(m)), 400, "ect.unsigned"),
+    ("ECT with par and pred", lambda m, u: _with_ect(m, u, _both_spellings(m)), 400,
+     "ect.draft_conflict"),
 ]  # fmt: skip
 
 

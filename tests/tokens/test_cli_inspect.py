@@ -221,3 +221,33 @@ def test_not_a_jws_exits_2_with_one_line(argument: str, message: str) -> None:
     assert result.err.startswith("ect inspect: error: ")
     assert message in result.err
     assert result.err.count("\n") == 1
+
+
+def test_a_draft_01_ect_shows_the_same_model_as_its_00_twin() -> None:
+    parent = str(uuid.uuid4())
+    policy = {"pol": "p", "pol_decision": "approved"}
+    old = inspect(ect(par=[parent], ext={"k": 1}, **policy))
+    new_claims = {"par": DROP, "pred": [parent], "ect_ext": {"k": 1, **policy}}
+    new = forge(edit(ect_header(W), typ="exec+jwt"), edit(ect_claims(), **{
+        "iat": now(), "exp": now() + 300, **new_claims}), W.workload)  # fmt: skip
+    result = inspect(new)
+    assert result.code == 0, result.err
+    assert "problems: none found" in result.out
+    model = result.out.split("model (the same for drafts -00 and -01):\n")[1].split("times:")[0]
+    old_model = old.out.split("model (the same for drafts -00 and -01):\n")[1].split("times:")[0]
+    assert "  draft: -01\n" in model
+    assert model.replace("-01", "-00") == old_model
+    assert f'  parents: ["{parent}"]' in model
+    assert '  extension: {"k": 1}' in model
+
+
+def test_an_ect_with_both_spellings_is_named() -> None:
+    result = inspect(ect(pred=[]))
+    assert "both par and pred are present" in problems(result.out)
+
+
+def test_an_unsigned_l1_ect_is_recognised() -> None:
+    result = inspect('{"iss": "spiffe://org-a.example/a", "pred": []}')
+    assert result.code == 0, result.err
+    assert "type: ECT" in result.out
+    assert any("ect.unsigned" in p for p in problems(result.out))

@@ -190,7 +190,7 @@ def _jwk(**changes: Any) -> dict[str, Any]:
         pytest.param("key", id="cnf not an object"),
         pytest.param({}, id="no jwk"),
         pytest.param({"jwk": "key"}, id="jwk not an object"),
-        pytest.param({"jwk": _jwk(alg=DROP)}, id="no alg"),
+        pytest.param({"jwk": _jwk(alg=DROP, crv="P-521")}, id="no alg, none implied"),
         pytest.param({"jwk": _jwk(alg="none")}, id="alg none"),
         pytest.param({"jwk": _jwk(alg="HS256")}, id="alg HS256"),
         pytest.param({"jwk": _jwk(alg="ES384")}, id="alg does not fit the curve"),

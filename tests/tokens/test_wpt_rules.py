@@ -37,8 +37,18 @@ def verify(
     bindings: Bindings | None = None,
     at: float = NOW,
     audiences: tuple[str, ...] = (B_AUD,),
+    *,
+    require_ect_binding: bool = False,
 ) -> VerifiedWPT:
-    return verify_wpt(token, W.verified, audiences, bindings or Bindings(), LIMITS, fixed(at))
+    return verify_wpt(
+        token,
+        W.verified,
+        audiences,
+        bindings or Bindings(),
+        LIMITS,
+        fixed(at),
+        require_ect_binding=require_ect_binding,
+    )
 
 
 def signed(header: dict[str, Any] | None = None, claims: dict[str, Any] | None = None) -> str:
@@ -123,7 +133,17 @@ def test_audience_is_one_of_the_configured_uris() -> None:
     assert verify(with_claims(aud=other), audiences=(B_AUD, other)).exp == NOW + 60
 
 
-@pytest.mark.parametrize("aud", [DROP, [B_AUD], 1, ""])
+@pytest.mark.parametrize("aud", [[B_AUD], [B_URL + "/other", B_AUD]])
+def test_audience_array_naming_the_target_is_accepted(aud: list[str]) -> None:
+    assert verify(with_claims(aud=aud)).exp == NOW + 60
+
+
+def test_audience_array_not_naming_the_target() -> None:
+    with rejected("wpt.audience_mismatch"):
+        verify(with_claims(aud=[B_URL + "/other", "https://b.example"]))
+
+
+@pytest.mark.parametrize("aud", [DROP, [], [1], [B_AUD, 1], 1, ""])
 def test_audience_must_be_a_string(aud: object) -> None:
     with rejected("wpt.claims_invalid"):
         verify(with_claims(aud=aud))
@@ -216,17 +236,40 @@ def test_oth_binds_the_execution_context_header() -> None:
 @pytest.mark.parametrize(
     ("oth", "header"),
     [
-        pytest.param(DROP, EC_HEADER, id="header present, not bound"),
         pytest.param(_oth(EC_HEADER), None, id="bound, header absent"),
         pytest.param(_oth(EC_HEADER.split(",")[0]), EC_HEADER, id="only the first line bound"),
         pytest.param(_oth(EC_HEADER.replace(", ", ",")), EC_HEADER, id="other joining"),
         pytest.param({"execution-context": 7}, EC_HEADER, id="hash not a string"),
-        pytest.param({}, EC_HEADER, id="empty oth"),
+        pytest.param({"execution-context": None}, EC_HEADER, id="hash null"),
     ],
 )
 def test_oth_mismatch(oth: object, header: str | None) -> None:
     with rejected("wpt.oth_mismatch"):
         verify(with_claims(oth=oth), Bindings(execution_context=header))
+    with rejected("wpt.oth_mismatch"):
+        verify(with_claims(oth=oth), Bindings(execution_context=header), require_ect_binding=True)
+
+
+@pytest.mark.parametrize("oth", [DROP, {}], ids=["no oth", "empty oth"])
+def test_unbound_execution_context_is_accepted_by_default(oth: object) -> None:
+    """The ECT draft never mentions oth: its implementations send ECTs unbound."""
+    assert verify(with_claims(oth=oth), Bindings(execution_context=EC_HEADER)).exp == NOW + 60
+
+
+@pytest.mark.parametrize("oth", [DROP, {}], ids=["no oth", "empty oth"])
+def test_unbound_execution_context_refused_when_binding_is_required(oth: object) -> None:
+    with rejected("wpt.oth_mismatch"):
+        verify(
+            with_claims(oth=oth),
+            Bindings(execution_context=EC_HEADER),
+            require_ect_binding=True,
+        )
+
+
+def test_required_binding_accepts_a_bound_header() -> None:
+    bindings = Bindings(execution_context=EC_HEADER)
+    token = with_claims(oth=_oth(EC_HEADER))
+    assert verify(token, bindings, require_ect_binding=True).exp == NOW + 60
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ledger.base import LedgerEntry
+from ..tokens.ect import Policy, model_view
 from ..tokens.jws import read_payload
 
 
@@ -31,20 +32,30 @@ class Task:
         return (aud,) if isinstance(aud, str) else tuple(a for a in aud or () if isinstance(a, str))
 
     @property
+    def extension(self) -> Mapping[str, Any] | None:
+        """The extension object, whichever draft's spelling the ECT uses."""
+        return model_view(self.claims)[1]
+
+    @property
+    def checkpoint(self) -> Policy | None:
+        """The policy checkpoint, whichever draft's spelling the ECT uses."""
+        return model_view(self.claims)[2]
+
+    @property
     def http_status(self) -> int | None:
-        ext = self.claims.get("ext")
-        status = ext.get("http_status") if isinstance(ext, dict) else None
-        return status if isinstance(status, int) else None
+        ext = self.extension
+        status = ext.get("http_status") if ext is not None else None
+        return status if isinstance(status, int) and not isinstance(status, bool) else None
 
     @property
     def decision(self) -> str | None:
-        value = self.claims.get("pol_decision")
-        return value if isinstance(value, str) else None
+        checkpoint = self.checkpoint
+        return None if checkpoint is None else checkpoint.decision
 
     @property
     def policy(self) -> str | None:
-        value = self.claims.get("pol")
-        return value if isinstance(value, str) else None
+        checkpoint = self.checkpoint
+        return None if checkpoint is None else checkpoint.policy
 
 
 @dataclass

@@ -22,7 +22,8 @@ from ..limits import Limits
 from ..tokens import claims as c
 from ..tokens import jws
 from ..tokens.algorithms import ALLOWED
-from ..tokens.ect import read_claims
+from ..tokens.ect import model_view, read_claims, refuse_unsigned, wire_draft
+from ..tokens.encoding import b64url_decode, json_object
 from ..tokens.identifiers import is_workload_id
 from ..tokens.jws import ECT, WIT, WPT, TokenKind
 from ..tokens.keys import PRIVATE_MEMBERS, InvalidKey, public_key_from_jwk
@@ -45,9 +46,9 @@ _NEUTRAL_ECT: Mapping[str, Any] = {
     "exp": 0,
     "jti": "00000000-0000-0000-0000-000000000000",
     "exec_act": "neutral",
-    "par": [],
 }
-_ECT_GROUPS = (*_NEUTRAL_ECT, "wid", "inp_hash", "out_hash", "ext", "pol")
+#: claim groups checked one by one; the parents and extension in both drafts' spellings
+_ECT_GROUPS = (*_NEUTRAL_ECT, "par", "pred", "wid", "inp_hash", "out_hash", "ext", "ect_ext", "pol")
 _POLICY = ("pol", "pol_decision", "pol_enforcer")
 
 
@@ -89,8 +90,12 @@ class Inspection:
 
 
 def inspect_token(token: str, now: float, limits: Limits | None = None) -> Inspection:
-    """Decode ``token`` and list its problems; ``ValueError`` if it is not a JWS at all."""
+    """Decode ``token`` and list its problems; ``ValueError`` if it is not a JWS at all
+    (nor an unsigned ECT, which is shown with the reason it is never accepted)."""
     limits = limits or Limits()
+    unsigned = _unsigned(token, limits)
+    if unsigned is not None:
+        return unsigned
     segments = token.split(".")
     if len(segments) != 3:
         hint = " (5 segments: is this an encrypted JWE?)" if len(segments) == 5 else ""
@@ -117,6 +122,27 @@ def inspect_token(token: str, now: float, limits: Limits | None = None) -> Inspe
     elif kind is ECT:
         result.problems.extend(_ect(token, result.claims, limits))
     return result
+
+
+def _unsigned(token: str, limits: Limits) -> Inspection | None:
+    """An unsigned (assurance level L1) ECT: plain JSON, base64url JSON, or alg none."""
+    try:
+        refuse_unsigned(token, limits)
+    except ECTError as error:
+        if error.code != "ect.unsigned":
+            return None
+        header = jws.read_header(token) if "." in token else None
+        claims: dict[str, Any] | None
+        try:
+            if token.startswith("{"):
+                claims = json_object(token.encode("utf-8", "surrogateescape"))
+            else:
+                claims = json_object(b64url_decode(token.split(".")[1 if "." in token else 0]))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            claims = None
+        problem = f"{error.detail} (ect.unsigned): assurance level L1 proves nothing"
+        return Inspection(ECT, header or {}, claims, [problem])
+    return None
 
 
 def _header_problems(
@@ -177,7 +203,10 @@ def _time_problems(
 
 
 def _missing(claims: Mapping[str, Any], kind: TokenKind) -> list[str]:
-    return [f"missing required claim {n}" for n in REQUIRED[kind.name] if n not in claims]
+    required = REQUIRED[kind.name]
+    if kind is ECT and ("pred" in claims or ("par" not in claims and "ect_ext" in claims)):
+        required = tuple("pred" if n == "par" else n for n in required)  # draft -01
+    return [f"missing required claim {n}" for n in required if n not in claims]
 
 
 def _collect(problems: list[str], check: Callable[..., object], *args: Any, **kwargs: Any) -> None:
@@ -206,11 +235,13 @@ def _wit(claims: Mapping[str, Any]) -> list[str]:
 
 def _wpt(claims: Mapping[str, Any]) -> list[str]:
     problems = _missing(claims, WPT)
-    for name, max_len in (("aud", 2048), ("jti", 256)):  # as verify_wpt reads them
-        if name in claims:
-            _collect(problems, c.string, claims, name, WPT, max_len=max_len)
+    if "aud" in claims:  # as verify_wpt reads them
+        _collect(problems, c.audience, claims, WPT)
+    if "jti" in claims:
+        _collect(problems, c.string, claims, "jti", WPT, max_len=256)
     aud = claims.get("aud")
-    if isinstance(aud, str) and ("?" in aud or "#" in aud):
+    auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if any(isinstance(a, str) and ("?" in a or "#" in a) for a in auds):
         problems.append("aud has a query or fragment; it must be the target URI without them")
     for name in ("exp", "iat"):
         if name in claims:
@@ -234,16 +265,23 @@ def _ect(token: str, claims: Mapping[str, Any], limits: Limits) -> list[str]:
     """Check each claim alone (in a neutral valid ECT), so that every bad claim is named;
     then the whole set, for the rules that tie claims together."""
     problems = _missing(claims, ECT)
+    try:
+        parents = "pred" if wire_draft(claims) == "01" else "par"
+    except ECTError as error:
+        return [*problems, error.detail]
     for group in _ECT_GROUPS:
         names = _POLICY if group == "pol" else (group,)
         present = {n: claims[n] for n in names if n in claims}
         if not present:
             continue
+        neutral = {**_NEUTRAL_ECT, parents: []}
+        if group == "ect_ext":  # the -01 extension: checked in a -01 ECT
+            neutral = {**_NEUTRAL_ECT, "pred": []}
         try:
-            read_claims(token, {**_NEUTRAL_ECT, **present}, limits)
+            read_claims(token, {**neutral, **present}, limits)
         except ECTError as error:
-            is_id = error.code == "ect.invalid_id"
-            problems.append(f"{group} is not a UUID" if is_id and group != "par" else error.detail)
+            is_id = error.code == "ect.invalid_id" and group not in ("par", "pred")
+            problems.append(f"{group} is not a UUID" if is_id else error.detail)
     if not problems:
         _collect(problems, read_claims, token, claims, limits)
     return problems
@@ -259,6 +297,8 @@ def render(result: Inspection, now: float) -> str:
         "claims:",
         json.dumps(_redacted(result.claims), indent=2),
     ]
+    if result.kind is ECT and result.claims is not None:
+        lines += ["model (the same for drafts -00 and -01):", *_model_lines(result.claims)]
     times = [
         f"  {name}: {_date(value)} ({_relative(value, now)})"
         for name in ("iat", "exp")
@@ -271,6 +311,28 @@ def render(result: Inspection, now: float) -> str:
     else:
         lines.append("problems: none found")
     return "\n".join(lines)
+
+
+def _model_lines(claims: Mapping[str, Any]) -> list[str]:
+    """Parents, extension and policy as the middleware reads them, whatever the spelling."""
+    try:
+        draft = wire_draft(claims)
+    except ECTError as error:
+        return [f"  ({error.detail})"]
+    parents, extension, policy = model_view(claims)
+    return [
+        f"  draft: -{draft}",
+        f"  parents: {json.dumps(list(parents))}",
+        f"  extension: {json.dumps(extension)}",
+        "  policy: "
+        + (
+            "none"
+            if policy is None
+            else json.dumps(
+                {"policy": policy.policy, "decision": policy.decision, "enforcer": policy.enforcer}
+            )
+        ),
+    ]
 
 
 def _redacted(claims: dict[str, Any] | None) -> dict[str, Any] | None:

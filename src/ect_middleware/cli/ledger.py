@@ -24,6 +24,7 @@ from ..audit.reverify import reverify
 from ..config import DEFAULT_LEDGER
 from ..ledger import Ledger, LedgerEntry, open_ledger, verify_chain
 from ..ledger.snapshot import consistent_view
+from ..tokens.ect import model_view
 from ..tokens.jws import read_payload
 from ..tokens.trust import TrustBundle
 from .ledger_copy import add_copy
@@ -239,10 +240,22 @@ def _describe(entry: LedgerEntry) -> dict[str, Any]:
         "direction": entry.direction,
         "recorder": entry.recorder,
         "par": list(entry.par),
+        **_model(entry.ect),
         "unresolved": list(entry.unresolved),
         "recorded_at": _iso(entry.recorded_us),
         "hash": entry.hash,
         "claims": read_payload(entry.ect),
+    }
+
+
+def _model(token: str) -> dict[str, Any]:
+    """The extension and policy as the middleware reads them, in either draft's spelling."""
+    _, extension, policy = model_view(read_payload(token) or {})
+    return {
+        "extension": extension,
+        "policy": None
+        if policy is None
+        else {"policy": policy.policy, "decision": policy.decision, "enforcer": policy.enforcer},
     }
 
 

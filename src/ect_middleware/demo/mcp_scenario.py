@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 
 from ..audit import Workflow, build_workflows, summary
-from ..config import Settings
+from ..config import Peer, Settings
 from ..devkit import DevIdentities, create_dev_identities
 from ..workflow import start_workflow
 from . import EXAMPLES
@@ -138,7 +138,7 @@ async def _assistant(
         key_file=str(wl.key_file),
         wit_file=str(wl.wit_file),
         trust_bundle=str(ids.trust_bundle),
-        peers={urls["tools"]: TOOLS.workload_id},
+        peers={urls["tools"]: Peer(TOOLS.workload_id)},
         ledger=f"sqlite:///{ledger}",
     )
     endpoint = f"{urls['tools']}/mcp"

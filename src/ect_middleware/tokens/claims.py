@@ -28,6 +28,16 @@ def string(claims: Mapping[str, Any], name: str, kind: TokenKind, *, max_len: in
     return value
 
 
+def audience(claims: Mapping[str, Any], kind: TokenKind) -> tuple[str, ...]:
+    """``aud`` as RFC 7519 §4.1.3 allows it: one string, or a non-empty array of strings."""
+    aud = claims.get("aud")
+    if isinstance(aud, str) and aud:
+        return (aud,)
+    if isinstance(aud, list) and aud and all(isinstance(a, str) and a for a in aud):
+        return tuple(aud)
+    raise kind.error("claims_invalid", "aud must be a string or an array of strings")
+
+
 def optional_string(
     claims: Mapping[str, Any], name: str, kind: TokenKind, *, max_len: int = 2048
 ) -> str | None:

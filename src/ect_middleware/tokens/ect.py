@@ -1,20 +1,38 @@
-"""Execution Context Tokens (PROFILE §5): a signed record of one task and its parents."""
+"""Execution Context Tokens (PROFILE §5): a signed record of one task and its parents.
+
+Two wire forms are read and written (PROFILE §5.1): draft -00 (``par``, ``ext``, ``pol*`` at
+the top level) and draft -01 (``pred``, ``ect_ext``, ``pol*`` inside ``ect_ext``). Both are
+read into one model, ``ECTClaims`` (``par``: the parents, ``ext``: the extension without
+policy members, ``policy``); the compact token itself is kept byte for byte.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 from ..errors import ECTError
 from ..limits import Clock, Limits
 from . import claims as c
 from . import jws
-from .encoding import compact_json, json_object, json_size
+from .encoding import b64url_decode, compact_json, json_object, json_size
 from .identifiers import is_workload_id, new_uuid
 from .jws import ECT
 from .keys import SigningKey
 from .wit import VerifiedWIT
+
+Draft = Literal["00", "01"]
+DRAFTS: Final = ("00", "01")
+#: the ``typ`` each draft mints with (both are accepted whichever the draft, see jws.ECT)
+DRAFT_TYP: Final[dict[str, str]] = {"00": "wimse-exec+jwt", "01": "exec+jwt"}
+#: the model's parents and extension, as each draft spells them
+_PARENTS: Final = {"00": "par", "01": "pred"}
+_EXTENSION: Final = {"00": "ext", "01": "ect_ext"}
+POLICY_CLAIMS: Final = ("pol", "pol_decision", "pol_enforcer")
+#: an unsecured JWT (alg none): two segments and an empty signature
+_UNSECURED = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.")
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,8 @@ class ECTClaims:
     ext: Mapping[str, Any] | None = None
     policy: Policy | None = None
     claims: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: the draft whose spelling the token uses (informational: the model is the same)
+    draft: Draft = "00"
 
 
 def mint_ect(
@@ -61,8 +81,12 @@ def mint_ect(
     out_hash: str | None = None,
     ext: Mapping[str, Any] | None = None,
     policy: Policy | None = None,
+    draft: Draft = "00",
 ) -> ECTClaims:
-    """Sign an ECT; claims any receiver would reject raise here, before anything is signed."""
+    """Sign an ECT in ``draft``'s wire form; claims any receiver would reject raise here,
+    before anything is signed."""
+    if draft not in DRAFTS:
+        raise ValueError(f"unknown ECT draft {draft!r}")
     now = int(clock())
     body: dict[str, Any] = {
         "iss": iss,
@@ -71,20 +95,33 @@ def mint_ect(
         "exp": now + limits.ect_lifetime,
         "jti": jti or new_uuid(),
         "exec_act": exec_act,
-        "par": list(par),
+        _PARENTS[draft]: list(par),
     }
     for name, value in (("wid", wid), ("inp_hash", inp_hash), ("out_hash", out_hash)):
         if value is not None:
             body[name] = value
-    if ext is not None:
-        body["ext"] = _as_received(ext, limits)
+    extension = None if ext is None else _as_received(ext, limits)
+    policy_claims: dict[str, str] = {}
     if policy is not None:
-        body["pol"] = policy.policy
-        body["pol_decision"] = policy.decision
+        policy_claims["pol"] = policy.policy
+        policy_claims["pol_decision"] = policy.decision
         if policy.enforcer is not None:
-            body["pol_enforcer"] = policy.enforcer
+            policy_claims["pol_enforcer"] = policy.enforcer
+    if draft == "00":
+        if extension is not None:
+            body["ext"] = extension
+        body.update(policy_claims)
+    elif extension is None:
+        if policy_claims:
+            body["ect_ext"] = policy_claims
+    elif isinstance(extension, dict):
+        if set(POLICY_CLAIMS).intersection(extension):  # -01 keeps the policy there
+            raise ValueError("ext must not use the policy names pol, pol_decision, pol_enforcer")
+        body["ect_ext"] = {**extension, **policy_claims}
+    else:
+        body["ect_ext"] = extension  # not an object: _checked_fields refuses it
     fields = _checked_fields(body, limits)  # the receivers' claim rules, before signing
-    token = jws.sign(body, key, ECT, with_kid=True)
+    token = jws.sign(body, key, ECT, with_kid=True, typ=DRAFT_TYP[draft])
     if len(token) > limits.max_token_bytes:  # every receiver would reject it as too large
         raise ValueError(f"the minted ECT exceeds {limits.max_token_bytes} bytes; shrink ext")
     return ECTClaims(token, **fields)
@@ -98,6 +135,7 @@ def verify_ect(
     clock: Clock,
 ) -> ECTClaims:
     """Verify an ECT issued by the holder of ``issuer``'s key, for one of ``audiences``."""
+    refuse_unsigned(token, limits)
     unverified = jws.parse(token, ECT, limits.max_token_bytes)
     if unverified.alg != issuer.cnf.alg:
         raise ECT.error("alg_mismatch", "alg must equal the issuer's cnf.jwk alg")
@@ -114,6 +152,29 @@ def verify_ect(
         raise ECT.error("issued_in_future", "iat is in the future")
     c.not_before(claims.claims, ECT, now, limits.leeway)
     return claims
+
+
+def refuse_unsigned(token: str, limits: Limits) -> None:
+    """Recognise an unsigned (assurance level L1) ECT and refuse it with its own code: plain
+    JSON, base64url JSON without a signature, or an unsecured JWT (RFC 7519 §6: ``alg``
+    ``none`` and an empty signature). An unsigned record proves nothing about who made it,
+    so it never enters the DAG. A JWS that does carry a signature is left to ``jws.parse``
+    (``alg`` ``none`` with a signature stays ``ect.alg_not_allowed``)."""
+    if len(token) > limits.max_token_bytes:
+        raise ECT.error("too_large", f"token longer than {limits.max_token_bytes} bytes")
+    if token.startswith("{"):
+        raise ECT.error("unsigned", "an unsigned ECT (L1) is not accepted")
+    if _UNSECURED.fullmatch(token):
+        header = jws.read_header(token)
+        if header is not None and header.get("alg") == "none":
+            raise ECT.error("unsigned", "an unsecured ECT (alg none) is not accepted")
+        return
+    if "." not in token:
+        try:
+            json_object(b64url_decode(token))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return
+        raise ECT.error("unsigned", "an unsigned ECT (L1) is not accepted")
 
 
 def read_claims(token: str, body: Mapping[str, Any], limits: Limits) -> ECTClaims:
@@ -138,9 +199,10 @@ def _checked_fields(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     exp = c.numeric_date(body, "exp", ECT)
     jti = c.string(body, "jti", ECT)
     exec_act = c.string(body, "exec_act", ECT, max_len=1024)
-    par = body.get("par")
+    draft = wire_draft(body)
+    par = body.get(_PARENTS[draft])
     if not isinstance(par, list):
-        raise ECT.error("claims_invalid", "par must be an array")
+        raise ECT.error("claims_invalid", f"{_PARENTS[draft]} must be an array")
     if len(par) > limits.max_parents:
         raise ECTError("dag.too_many_parents", f"par has more than {limits.max_parents} entries")
     wid = c.optional_string(body, "wid", ECT)
@@ -152,9 +214,10 @@ def _checked_fields(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
         raise ECT.error("claims_invalid", "par entries must be distinct and not the task itself")
     inp_hash = _optional_hash(body, "inp_hash")
     out_hash = _optional_hash(body, "out_hash")
-    ext = body.get("ext")
-    if ext is not None:
-        _check_ext(ext, limits)
+    wire_ext = body.get(_EXTENSION[draft])
+    if wire_ext is not None:
+        _check_ext(wire_ext, limits, _EXTENSION[draft])
+    ext, policy = _model_extension(body, draft)
     return {
         "iss": iss,
         "aud": aud,
@@ -167,9 +230,55 @@ def _checked_fields(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
         "inp_hash": inp_hash,
         "out_hash": out_hash,
         "ext": ext,
-        "policy": _read_policy(body),
+        "policy": policy,
         "claims": body,
+        "draft": draft,
     }
+
+
+def wire_draft(body: Mapping[str, Any]) -> Draft:
+    """The draft whose spelling ``body`` uses; a claim given in both spellings is refused
+    (``ect.draft_conflict``): which one a reader takes would otherwise be up to the reader."""
+    if "par" in body and "pred" in body:
+        raise ECT.error("draft_conflict", "both par and pred are present")
+    if "ext" in body and "ect_ext" in body:
+        raise ECT.error("draft_conflict", "both ext and ect_ext are present")
+    ect_ext = body.get("ect_ext")
+    if isinstance(ect_ext, dict) and any(n in body and n in ect_ext for n in POLICY_CLAIMS):
+        raise ECT.error("draft_conflict", "a policy claim is both top-level and in ect_ext")
+    return "01" if "pred" in body or ("par" not in body and "ect_ext" in body) else "00"
+
+
+def _model_extension(
+    body: Mapping[str, Any], draft: Draft
+) -> tuple[Mapping[str, Any] | None, Policy | None]:
+    """The model's extension and policy: -00 keeps ``pol*`` top-level and ``ext`` as it is;
+    -01 keeps them in ``ect_ext``, whose other members are the extension. Top-level
+    ``pol*`` are read in either form (a -01 writer that kept them there)."""
+    wire = body.get(_EXTENSION[draft])
+    if draft == "00" or not isinstance(wire, dict):
+        return wire, _read_policy(body)
+    policy = _read_policy(body if any(n in body for n in POLICY_CLAIMS) else wire)
+    rest = {k: v for k, v in wire.items() if k not in POLICY_CLAIMS}
+    return (rest if rest or not wire else None), policy
+
+
+def model_view(
+    claims: Mapping[str, Any],
+) -> tuple[tuple[str, ...], Mapping[str, Any] | None, Policy | None]:
+    """(parents, extension, policy) of a payload already recorded, read leniently for
+    views (the ledger, the audit views): what does not fit the rules reads as absent."""
+    try:
+        draft = wire_draft(claims)
+    except ECTError:
+        return (), None, None
+    parents = claims.get(_PARENTS[draft])
+    par = tuple(p for p in parents if isinstance(p, str)) if isinstance(parents, list) else ()
+    try:
+        ext, policy = _model_extension(claims, draft)
+    except ECTError:  # an ill-formed policy: no policy, and the extension as written
+        ext, policy = claims.get(_EXTENSION[draft]), None
+    return par, ext if isinstance(ext, dict) else None, policy
 
 
 def _optional_hash(body: Mapping[str, Any], name: str) -> str | None:
@@ -201,9 +310,9 @@ def _as_received(ext: object, limits: Limits) -> object:
     return json_object(compact_json(dict(ext)))
 
 
-def _check_ext(ext: object, limits: Limits) -> None:
+def _check_ext(ext: object, limits: Limits, name: str = "ext") -> None:
     if not isinstance(ext, dict):
-        raise ECT.error("claims_invalid", "ext must be an object")
+        raise ECT.error("claims_invalid", f"{name} must be an object")
     # Depth first, without recursion: 4096 bytes hold hundreds of levels, which would
     # exhaust the interpreter's recursion limit in a recursive walk or in the JSON encoder.
     if _deeper_than(ext, limits.ext_max_depth):

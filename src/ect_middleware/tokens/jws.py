@@ -175,15 +175,25 @@ def verify(unverified: UnverifiedToken, key: VerificationKey) -> dict[str, Any]:
         raise kind.error("malformed", "payload is not a JSON object") from None
 
 
-def sign(claims: dict[str, Any], key: SigningKey, kind: TokenKind, *, with_kid: bool) -> str:
+def sign(
+    claims: dict[str, Any],
+    key: SigningKey,
+    kind: TokenKind,
+    *,
+    with_kid: bool,
+    typ: str | None = None,
+) -> str:
     """Compact JWS of ``claims`` signed by ``key`` with its own algorithm, by python-jose.
 
     The payload is serialized here, as compact UTF-8 I-JSON (a NaN, an infinity or a lone
     surrogate raises instead of being signed), and handed to ``jws.sign`` as bytes, which
     python-jose signs as they are: it writes the header and signs with the key object
-    built for the key's one algorithm.
+    built for the key's one algorithm. ``typ`` is the kind's own unless one of the kind's
+    accepted values is given (an ECT minted in the -01 form).
     """
-    headers = {"typ": kind.typ}
+    if typ is not None and typ not in kind.accepted_typ:
+        raise ValueError(f"{typ!r} is not a typ of {kind.name}")
+    headers = {"typ": typ or kind.typ}
     if with_kid:
         headers["kid"] = key.kid
     token: str = jws.sign(compact_json(claims), key.jose_key, headers=headers, algorithm=key.alg)

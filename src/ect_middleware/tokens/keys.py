@@ -85,15 +85,32 @@ def jwk_thumbprint(key: Mapping[str, Any]) -> str:
     return b64url_encode(hashlib.sha256(canonical.encode()).digest())
 
 
+def implied_alg(data: Mapping[str, Any]) -> str:
+    """The one algorithm a JWK without ``alg`` is bound to, from its ``kty``/``crv``: EC
+    P-256 -> ES256, P-384 -> ES384, OKP Ed25519 -> EdDSA, RSA -> RS256 (2048 bits or more,
+    checked when the key is built). Anything else is no key of ours."""
+    kty, crv = data.get("kty"), data.get("crv")
+    if kty == "EC" and crv in ("P-256", "P-384"):
+        return "ES256" if crv == "P-256" else "ES384"
+    if kty == "OKP" and crv == "Ed25519":
+        return "EdDSA"
+    if kty == "RSA":
+        return "RS256"
+    raise InvalidKey("JWK without alg whose kty/crv implies no allowed algorithm")
+
+
 def public_key_from_jwk(data: Any) -> VerificationKey:
-    """Validate a public JWK (with ``alg``) and bind it to that algorithm."""
+    """Validate a public JWK and bind it to one algorithm: its ``alg``, exactly, when it has
+    one; otherwise the one its key type implies (``implied_alg``)."""
     if not isinstance(data, Mapping):
         raise InvalidKey("a JWK must be a JSON object")
     if PRIVATE_MEMBERS & data.keys():
         raise InvalidKey("a public JWK must not carry private key members")
-    alg = data.get("alg")
+    alg = data.get("alg", None)
+    if alg is None:
+        alg = implied_alg(data)
     if not isinstance(alg, str) or alg not in ALLOWED:
-        raise InvalidKey("JWK alg missing or not an allowed asymmetric algorithm")
+        raise InvalidKey("JWK alg is not an allowed asymmetric algorithm")
     kid = data.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise InvalidKey("JWK kid must be a string")

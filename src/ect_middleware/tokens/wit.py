@@ -66,8 +66,12 @@ class WITVerifier:
         limits: Limits,
         clock: Clock,
         cache_size: int = 4096,
+        audiences: frozenset[str] | None = None,
     ) -> None:
         self._trust = trust
+        #: what a WIT's ``aud``, when it has one, must name (this workload, its base URLs);
+        #: None for an offline auditor, who is no audience and checks only its form
+        self._audiences = audiences
         self._limits = limits
         self._clock = clock
         self._cache_size = cache_size
@@ -109,8 +113,14 @@ class WITVerifier:
         sub = peek.get("sub")
         if not is_workload_id(sub):
             raise WIT.error("invalid_sub", "sub is not a valid workload identifier")
-        key = bundle.issuer_key(trust_domain(str(sub)), unverified)
+        domain = trust_domain(str(sub))
+        key = bundle.issuer_key(domain, unverified)
         body = jws.verify(unverified, key)
+        bundle.check_issuer(domain, c.optional_string(body, "iss", WIT))
+        if "aud" in body:
+            aud = c.audience(body, WIT)
+            if self._audiences is not None and self._audiences.isdisjoint(aud):
+                raise WIT.error("audience_mismatch", "aud does not name this service")
         exp = c.numeric_date(body, "exp", WIT)
         if now >= exp + self._limits.leeway:
             raise WIT.error("expired", "WIT has expired")

@@ -51,6 +51,9 @@ def mint_wpt(
     lifetime: int,
     clock: Clock,
 ) -> str:
+    """A WPT for a request to ``aud``, binding the tokens in ``bindings`` (an
+    ``execution_context`` is bound in ``oth`` only when given: a peer that does not
+    understand that entry must reject the WPT)."""
     now = int(clock())
     body: dict[str, Any] = {
         "aud": aud,
@@ -75,14 +78,21 @@ def verify_wpt(
     bindings: Bindings,
     limits: Limits,
     clock: Clock,
+    *,
+    require_ect_binding: bool = False,
 ) -> VerifiedWPT:
-    """Verify ``token`` as proof for ``wit`` on a request to one of ``audiences`` (full URIs)."""
+    """Verify ``token`` as proof for ``wit`` on a request to one of ``audiences`` (full URIs).
+
+    An ``Execution-Context`` header the WPT does not bind in ``oth`` is accepted unless
+    ``require_ect_binding``: the ECTs are verified on their own (caller's key, audience,
+    replay, DAG) and authorize nothing (PROFILE §4.6). A binding that is present must match.
+    """
     unverified = jws.parse(token, WPT, limits.max_token_bytes)
     if unverified.alg != wit.cnf.alg:
         raise WPT.error("alg_mismatch", "alg must equal the WIT's cnf.jwk alg")
     body = jws.verify(unverified, wit.cnf)
     now = clock()
-    if c.string(body, "aud", WPT) not in audiences:
+    if not any(a in audiences for a in c.audience(body, WPT)):
         raise WPT.error("audience_mismatch", "aud is not this service's URI for the request")
     exp = c.numeric_date(body, "exp", WPT)
     if now >= exp + limits.leeway:
@@ -95,7 +105,9 @@ def verify_wpt(
         raise WPT.error("wth_mismatch", "wth does not match the WIT")
     _check_binding(body, "ath", bindings.bearer, "ath_mismatch", "Authorization bearer token")
     _check_binding(body, "tth", bindings.txn_token, "tth_mismatch", "Txn-Token")
-    _check_other_bindings(body.get("oth"), bindings.execution_context, "oth" in body)
+    _check_other_bindings(
+        body.get("oth"), bindings.execution_context, "oth" in body, require_ect_binding
+    )
     return VerifiedWPT(jti, exp, body)
 
 
@@ -108,17 +120,20 @@ def _check_binding(
         raise WPT.error(reason, f"{claim} does not match the {what}")
 
 
-def _check_other_bindings(oth: object, execution_context: str | None, present: bool) -> None:
-    if not present:
-        if execution_context is not None:
+def _check_other_bindings(
+    oth: object, execution_context: str | None, present: bool, required: bool
+) -> None:
+    if present:
+        if not isinstance(oth, dict):
+            raise WPT.error("claims_invalid", "oth must be an object")
+        unknown = set(oth) - {EXECUTION_CONTEXT}
+        if unknown:
+            raise WPT.error("oth_unknown", "oth binds a header this service does not understand")
+    if not isinstance(oth, dict) or EXECUTION_CONTEXT not in oth:
+        if execution_context is not None and required:
             raise WPT.error("oth_mismatch", "Execution-Context is present but not bound in oth")
         return
-    if not isinstance(oth, dict):
-        raise WPT.error("claims_invalid", "oth must be an object")
-    unknown = set(oth) - {EXECUTION_CONTEXT}
-    if unknown:
-        raise WPT.error("oth_unknown", "oth binds a header this service does not understand")
-    if EXECUTION_CONTEXT in oth or execution_context is not None:
-        expected = None if execution_context is None else sha256_b64url(execution_context.strip())
-        if oth.get(EXECUTION_CONTEXT) != expected:
-            raise WPT.error("oth_mismatch", "oth does not match the Execution-Context header")
+    if execution_context is None or oth[EXECUTION_CONTEXT] != sha256_b64url(
+        execution_context.strip()
+    ):
+        raise WPT.error("oth_mismatch", "oth does not match the Execution-Context header")

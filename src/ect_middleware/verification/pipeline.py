@@ -44,7 +44,9 @@ class RequestVerifier:
         clock: Clock,
         dag_mode: DagMode = "partial",
         extra_audiences: tuple[str, ...] = (),
+        require_ect_binding: bool = False,
     ) -> None:
+        self._require_ect_binding = require_ect_binding
         self._workload_id = workload_id
         self._bases = tuple(b.rstrip("/") for b in base_urls)
         self._ect_audiences = frozenset((workload_id, *extra_audiences))
@@ -65,7 +67,15 @@ class RequestVerifier:
             execution_context=tokens.execution_context,
         )
         audiences = [base + request.path for base in self._bases]
-        wpt = verify_wpt(tokens.wpt, caller, audiences, bindings, limits, clock)
+        wpt = verify_wpt(
+            tokens.wpt,
+            caller,
+            audiences,
+            bindings,
+            limits,
+            clock,
+            require_ect_binding=self._require_ect_binding,
+        )
         ects = tuple(verify_ect(t, caller, self._ect_audiences, limits, clock) for t in tokens.ects)
         wids = {e.wid for e in ects if e.wid is not None}
         if len(wids) > 1:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 
+from . import otel
 from .config import Settings
 from .context.request_context import RequestContext
 from .errors import ConfigurationError, ECTError, LedgerError
@@ -181,7 +182,11 @@ class Runtime:
             ctx,
             [
                 NewEntry.from_claims(
-                    claims, wit=self.wit, direction="minted", recorder=self.workload_id
+                    claims,
+                    wit=self.wit,
+                    direction="minted",
+                    recorder=self.workload_id,
+                    trace_id=ctx.trace_id,
                 )
             ],
         )
@@ -208,6 +213,14 @@ class Runtime:
     ) -> None:
         """Log a checkpoint with the request's ids bound explicitly, so they are there even
         before the request scope is entered and whatever the app's structlog pipeline."""
+        code = details.get("code")
+        otel.checkpoint(
+            policy,
+            decision,
+            self.workload_id,
+            jti=details.get("checkpoint"),
+            code=code if isinstance(code, str) else None,
+        )
         level = log.info if decision == "approved" else log.warning
         level(
             "ect.checkpoint",
@@ -360,7 +373,7 @@ class Runtime:
         exec_act: Callable[[], str],
         rejection: ECTError | None = None,
     ) -> RequestContext:
-        return RequestContext(
+        ctx = RequestContext(
             self,
             workflow_id=wid or new_uuid(),
             task_id=new_uuid(),
@@ -369,6 +382,8 @@ class Runtime:
             default_exec_act=exec_act,
             rejection=rejection,
         )
+        ctx.trace_id = otel.request_started(ctx)
+        return ctx
 
     def _record_received(
         self,
@@ -386,6 +401,7 @@ class Runtime:
                     direction="received",
                     recorder=self.workload_id,
                     unresolved=unresolved.get(e.jti, ()),
+                    trace_id=ctx.trace_id,
                 )
                 for e in _parents_first(ects)
             ],

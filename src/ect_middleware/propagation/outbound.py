@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from .. import otel
 from ..context.logging import debug_dropped
 from ..context.request_context import RequestContext, current_context
 from ..runtime import OUTBOUND_HEADERS, OutboundCall
@@ -80,6 +81,7 @@ def attach(injection: Injection | None, headers: MutableMapping[str, str]) -> In
     for name, value in call.headers.items():
         headers[name] = value
     injection.ctx.remember_issued(call.headers["Workload-Proof-Token"])
+    otel.outbound(call.ect.jti)
     if not debug_dropped():
         log.debug("ect.outbound", peer=call.peer, target=call.target, ect=call.ect.jti)
     return injection

@@ -15,18 +15,35 @@ Outside pytest, the same objects work on their own: ``DevTrust(folder)``,
 ``ServiceUnderTest(identity)``, ``client(app, caller, service_id)``.
 """
 
-from .client import ECTAuth, async_client, client, is_asgi
-from .identities import BASE_URL, DevTrust, Identity
-from .service import Checkpoint, ServiceUnderTest
+from __future__ import annotations
 
-__all__ = [
-    "BASE_URL",
-    "Checkpoint",
-    "DevTrust",
-    "ECTAuth",
-    "Identity",
-    "ServiceUnderTest",
-    "async_client",
-    "client",
-    "is_asgi",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .clients import ECTAuth, async_client, client, is_asgi
+    from .identities import BASE_URL, DevTrust, Identity
+    from .service import Checkpoint, ServiceUnderTest
+
+#: Where each name lives. Imported on first use, so that loading the pytest plugin (a
+#: submodule, which imports this package first) costs nothing and needs no httpx.
+_EXPORTS = {
+    "BASE_URL": "identities",
+    "Checkpoint": "service",
+    "DevTrust": "identities",
+    "ECTAuth": "clients",
+    "Identity": "identities",
+    "ServiceUnderTest": "service",
+    "async_client": "clients",
+    "client": "clients",
+    "is_asgi": "clients",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -86,18 +86,21 @@ def ect_caller(ect_trust: DevTrust, ect_caller_id: str) -> Identity:
 def ect_client(
     ect_service: ServiceUnderTest, ect_caller: Identity
 ) -> Iterator[Callable[..., httpx.Client]]:
-    """``ect_client(app, caller=None, **ECTAuth options)``: a client of ``app`` (ASGI or
-    WSGI) sending ``caller``'s (default ``ect_caller``) WIT, WPT and ECT for the service
-    under test with every request. Closed after the test."""
-    from .client import client
+    """``ect_client(app, caller=None, *, signed=True, **ECTAuth options)``: a client of
+    ``app`` (ASGI or WSGI) sending ``caller``'s (default ``ect_caller``) WIT, WPT and ECT
+    for the service under test with every request; with ``signed=False``, none. Closed
+    after the test."""
+    from .clients import client
 
     made: list[httpx.Client] = []
 
-    def make(app: Any, caller: Identity | None = None, **auth: Any) -> httpx.Client:
+    def make(
+        app: Any, caller: Identity | None = None, *, signed: bool = True, **auth: Any
+    ) -> httpx.Client:
         made.append(
             client(
                 app,
-                caller or ect_caller,
+                (caller or ect_caller) if signed else None,
                 ect_service.workload_id,
                 base_url=ect_service.base_url,
                 **auth,

@@ -140,6 +140,7 @@ class ServiceUnderTest:
     ) -> Checkpoint:
         """The checkpoint of ``policy`` that decided ``decision`` (with these details, if
         given); fails listing the checkpoints there are."""
+        __tracebackhide__ = True  # pytest: the failure is shown at the caller's line
         candidates = self.checkpoints(policy, wid=wid)
         for checkpoint in candidates:
             if checkpoint.decision == decision and all(
@@ -147,12 +148,11 @@ class ServiceUnderTest:
             ):
                 return checkpoint
         seen = [(c.policy, c.decision, dict(c.details)) for c in self.checkpoints(wid=wid)]
-        raise AssertionError(
-            f"no checkpoint {policy!r} -> {decision!r} {details or ''} was recorded; "
-            f"recorded: {seen}"
-        )
+        wanted = f"{policy!r} -> {decision!r}" + (f" with {details}" if details else "")
+        raise AssertionError(f"no checkpoint {wanted} was recorded; recorded: {seen}")
 
     def assert_no_checkpoint(self, policy: str, *, wid: str | None = None) -> None:
+        __tracebackhide__ = True
         found = self.checkpoints(policy, wid=wid)
         if found:
             decisions = [c.decision for c in found]
@@ -160,6 +160,7 @@ class ServiceUnderTest:
 
     def assert_recorded(self, jti: str, *, direction: Direction | None = None) -> LedgerEntry:
         """The entry recording ECT ``jti`` (in ``direction``, if given)."""
+        __tracebackhide__ = True
         for entry in self.ledger.find(jti):
             if direction is None or entry.direction == direction:
                 return entry
@@ -168,6 +169,7 @@ class ServiceUnderTest:
 
     def assert_chain_intact(self) -> int:
         """The number of entries, after checking the hash chain from the first to the head."""
+        __tracebackhide__ = True
         report = verify_chain(self.ledger.entries(), self.ledger.head())
         if not report.ok:
             raise AssertionError(

@@ -3,6 +3,7 @@ carries the caller's WIT, a fresh WPT bound to it and an ECT for the service."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Generator, Sequence
 from typing import Any
@@ -70,36 +71,64 @@ def is_asgi(app: Any) -> bool:
     return inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call)
 
 
+class SyncASGITransport(httpx.BaseTransport):
+    """``httpx.ASGITransport`` for a synchronous client: each request runs the app in an
+    event loop of its own (the request body is read first; the response is read whole).
+    Lifespan events are not sent: start what the app needs in the test, or use
+    ``async_client`` from an async test."""
+
+    def __init__(self, app: Any) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError("an event loop is running here: use async_client instead")
+        request.read()
+
+        async def call() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+            response = await self._inner.handle_async_request(request)
+            try:
+                body = b"".join([chunk async for chunk in response.stream])  # type: ignore[union-attr]
+            finally:
+                await response.aclose()
+            return response.status_code, response.headers.raw, body
+
+        status, headers, body = asyncio.run(call())
+        return httpx.Response(status, headers=headers, content=body, request=request)
+
+
 def client(
     app: Any,
-    caller: Identity,
+    caller: Identity | None,
     service: str,
     *,
     base_url: str = BASE_URL,
     **auth: Any,
 ) -> httpx.Client:
     """A synchronous client of ``app`` (ASGI or WSGI) that signs every request as ``caller``
-    (``ECTAuth`` keyword arguments apply). Close it, or use it as a context manager.
+    (``ECTAuth`` keyword arguments apply), or sends no tokens when ``caller`` is None.
+    Close it, or use it as a context manager.
 
-    ASGI apps run through Starlette's ``TestClient`` (an ``httpx.Client``; lifespan events
-    run when it is used as a context manager), WSGI apps through ``httpx.WSGITransport``. A
-    Starlette app's middleware stack is rebuilt first, so a middleware configured from the
-    environment reads the environment of this test."""
-    signer = ECTAuth(caller, service, **auth)
+    ASGI apps run through ``SyncASGITransport``, WSGI apps through ``httpx.WSGITransport``.
+    A Starlette app's middleware stack is rebuilt first, so a middleware configured from
+    the environment reads the environment of this test."""
+    signer = ECTAuth(caller, service, **auth) if caller is not None else None
+    transport: httpx.BaseTransport
     if is_asgi(app):
-        from starlette.testclient import TestClient
-
-        if getattr(app, "middleware_stack", None) is not None:
-            app.middleware_stack = None
-        test_client = TestClient(app, base_url=base_url)
-        test_client.auth = signer
-        return test_client
-    return httpx.Client(transport=httpx.WSGITransport(app=app), base_url=base_url, auth=signer)
+        _rebuild_stack(app)
+        transport = SyncASGITransport(app)
+    else:
+        transport = httpx.WSGITransport(app=app)
+    return httpx.Client(transport=transport, base_url=base_url, auth=signer)
 
 
 def async_client(
     app: Any,
-    caller: Identity,
+    caller: Identity | None,
     service: str,
     *,
     base_url: str = BASE_URL,
@@ -107,10 +136,16 @@ def async_client(
 ) -> httpx.AsyncClient:
     """An asynchronous client of the ASGI ``app`` (``httpx.ASGITransport``), signing as
     ``client`` does."""
-    if getattr(app, "middleware_stack", None) is not None:
-        app.middleware_stack = None
+    _rebuild_stack(app)
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=base_url,
-        auth=ECTAuth(caller, service, **auth),
+        auth=ECTAuth(caller, service, **auth) if caller is not None else None,
     )
+
+
+def _rebuild_stack(app: Any) -> None:
+    """Starlette builds its middleware stack (ours included) on the first request, once:
+    drop it so that this test's environment is the one read."""
+    if getattr(app, "middleware_stack", None) is not None:
+        app.middleware_stack = None

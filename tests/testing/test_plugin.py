@@ -145,3 +145,12 @@ def test_loading_the_plugin_imports_no_client_library() -> None:
         check=False,
     )
     assert plain.returncode == 0, plain.stderr
+
+
+def test_every_exported_name_resolves() -> None:
+    import ect_middleware.testing as testing
+
+    assert sorted(testing.__all__) == sorted(testing._EXPORTS)
+    assert all(getattr(testing, name) is not None for name in testing.__all__)
+    with pytest.raises(AttributeError):
+        _ = testing.nothing_of_that_name

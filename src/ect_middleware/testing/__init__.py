@@ -39,7 +39,17 @@ _EXPORTS = {
     "is_asgi": "clients",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BASE_URL",
+    "Checkpoint",
+    "DevTrust",
+    "ECTAuth",
+    "Identity",
+    "ServiceUnderTest",
+    "async_client",
+    "client",
+    "is_asgi",
+]
 
 
 def __getattr__(name: str) -> Any:

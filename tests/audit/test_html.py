@@ -71,14 +71,17 @@ def test_one_svg_node_per_task_with_decision_markers(
     assert page.count('class="edge') == len(flow.edges)
     classes = {jti: cls.strip() for cls, _, jti in nodes}
     expected = {"approved": "approved", "rejected": "rejected", None: ""}
-    assert {jti: expected.get(t.decision, "other") for jti, t in flow.tasks.items()} == {
-        jti: classes[jti] for jti in flow.tasks
-    }
+    assert {
+        jti: "failed" if t.failed else expected.get(t.decision, "other")
+        for jti, t in flow.tasks.items()
+    } == {jti: classes[jti] for jti in flow.tasks}
     rejected = sum(t.decision == "rejected" for t in flow.tasks.values())
     assert page.count("\u2717 REJECTED") == rejected
+    # An HTTP error shows as one, never under an "approved" badge.
     assert page.count("\u2713 APPROVED") == sum(
-        t.decision == "approved" for t in flow.tasks.values()
+        t.decision == "approved" and not t.failed for t in flow.tasks.values()
     )
+    assert page.count("\u2717 HTTP 4") == sum(t.failed for t in flow.tasks.values())
     # a's ledger misses b's rejecting checkpoint (an unresolved parent); the merge has it.
     assert (rejected, bool(flow.unresolved)) == ((0, True) if ledgers == ("a",) else (1, False))
     data = _data(page)

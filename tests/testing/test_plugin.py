@@ -127,7 +127,7 @@ def test_a_suite_that_does_not_use_it_is_untouched(pytester: pytest.Pytester) ->
 
 def test_loading_the_plugin_imports_no_client_library() -> None:
     script = (
-        "import sys, ect_middleware, ect_middleware.testing.plugin\n"
+        "import sys, ect_middleware, ect_middleware.pytest_plugin\n"
         "loaded = [m for m in ('httpx', 'flask', 'opentelemetry', 'starlette.testclient')"
         " if m in sys.modules]\n"
         "assert not loaded, loaded\n"
@@ -145,12 +145,3 @@ def test_loading_the_plugin_imports_no_client_library() -> None:
         check=False,
     )
     assert plain.returncode == 0, plain.stderr
-
-
-def test_every_exported_name_resolves() -> None:
-    import ect_middleware.testing as testing
-
-    assert sorted(testing.__all__) == sorted(testing._EXPORTS)
-    assert all(getattr(testing, name) is not None for name in testing.__all__)
-    with pytest.raises(AttributeError):
-        _ = testing.nothing_of_that_name

@@ -84,3 +84,15 @@ def test_an_older_sqlite_ledger_gains_the_column_and_still_verifies(tmp_path: Pa
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta").fetchone() == ("2",)
     db.close()
+
+
+def test_a_copied_ledger_keeps_its_trace_ids(tmp_path: Path) -> None:
+    from ect_middleware.ledger.copy import copy_ledger
+
+    source = SQLiteLedger(tmp_path / "a.db", clock=fixed_clock)
+    recorded = source.append(with_trace(chain(2), TRACE) + chain(1))
+    destination = SQLiteLedger(tmp_path / "b.db", clock=fixed_clock)
+    assert copy_ledger(source, destination).ok
+    assert list(destination.entries()) == recorded
+    source.close()
+    destination.close()

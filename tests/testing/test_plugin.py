@@ -33,7 +33,7 @@ def orders_api() -> FastAPI:
     return app
 
 
-def stock_service() -> Flask:
+def stock_service(**config) -> Flask:
     app = Flask("stock")
 
     @app.post("/reserve")
@@ -41,7 +41,7 @@ def stock_service() -> Flask:
         checkpoint("stock-check", "approved", sku=request.json["sku"])
         return jsonify(parents=[p.jti for p in current_context().parents])
 
-    app.wsgi_app = ECTWSGIMiddleware(app.wsgi_app)
+    app.wsgi_app = ECTWSGIMiddleware(app.wsgi_app, **config)
     return app
 
 
@@ -81,6 +81,13 @@ def test_flask_sees_the_workflow_it_is_called_in(ect_service, ect_client, ect_le
     assert [c.details["sku"] for c in ect_service.checkpoints("stock-check")] == ["A-1", "B-2"]
 
 
+def test_settings_given_in_code(ect_service, ect_client, monkeypatch):
+    monkeypatch.delenv("ECT_WORKLOAD_ID")  # nothing read from the environment
+    client = ect_client(stock_service(settings=ect_service.settings()))
+    assert client.post("/reserve", json={"sku": "C-3"}).status_code == 200
+    ect_service.assert_checkpoint("stock-check", "approved", sku="C-3")
+
+
 def test_a_failed_assertion_says_what_was_recorded(ect_service, ect_client):
     ect_client(stock_service()).post("/reserve", json={"sku": "A-1"})
     ect_service.assert_checkpoint("stock-check", "rejected")
@@ -110,7 +117,7 @@ def test_the_caller_can_be_named(ect_client, ect_caller):
 def test_a_users_suite_runs_with_the_plugin(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_service=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=5, failed=1)
+    result.assert_outcomes(passed=6, failed=1)
     # The failure names what was recorded instead.
     result.stdout.fnmatch_lines(
         ["*no checkpoint 'stock-check' -> 'rejected'*recorded: *('stock-check', 'approved'*"]

@@ -3,7 +3,7 @@
     python3 dev.py docs [OUTPUT_DIR]      # default: build/api
 
 Every module of the package is documented (``__main__`` excepted, which would run the
-command line). Docstrings are reStructuredText. The only warnings let through are pdoc's
+command line), and the pytest plugin's. Docstrings are reStructuredText. The only warnings let through are pdoc's
 about annotations that exist for type checkers alone (``_typeshed``'s WSGI types,
 ``argparse._SubParsersAction[...]``): they are shown as written, which is what they are.
 """
@@ -41,7 +41,7 @@ def build(output: Path) -> list[str]:
     # one that has, only if listed: name each module once, by the first spec that covers it.
     specs: list[str] = []
     covered: set[str] = set()
-    for name in modules():
+    for name in [*modules(), "ect_middleware_pytest"]:
         if name not in covered:
             specs.append(name)
             covered.update(pdoc.extract.walk_specs([name]))

@@ -26,7 +26,7 @@ def test_the_api_reference_builds_without_warnings(tmp_path: Path) -> None:
         "ect_middleware.html",
         "ect_middleware/otel.html",
         "ect_middleware/testing.html",
-        "ect_middleware/pytest_plugin.html",
+        "ect_middleware_pytest.html",
         "ect_middleware/ledger/base.html",
         "ect_middleware/tokens/ect.html",
     ):

@@ -1,6 +1,6 @@
 """Test helpers for services that run the ECT middleware (needs the ``testing`` extra).
 
-With ect-middleware installed, pytest loads the plugin (``ect_middleware.pytest_plugin``)
+With ect-middleware installed, pytest loads the plugin (``ect_middleware_pytest``)
 and these fixtures are there in every test:
 
 - ``ect_trust``: development trust domains in a temporary folder (``DevTrust``);

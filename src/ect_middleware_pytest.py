@@ -2,8 +2,9 @@
 the ECT middleware, from ``ect_middleware.testing``.
 
 Loaded into every pytest run where ect-middleware is installed, so it imports nothing but
-pytest at load time (it is not inside ``ect_middleware.testing``, whose package would be
-imported with it): the helpers, and httpx, are imported by the fixtures that use them.
+pytest at load time: it is a module of its own, outside the ``ect_middleware`` package (a
+submodule would import the whole package first), and the helpers, httpx and the
+middleware are imported by the fixtures that use them.
 Override ``ect_service_id``, ``ect_caller_id`` or ``ect_base_url`` in a ``conftest.py`` to
 name your own workloads.
 """
@@ -19,8 +20,8 @@ import pytest
 if TYPE_CHECKING:
     import httpx
 
-    from .ledger.memory import MemoryLedger
-    from .testing import DevTrust, Identity, ServiceUnderTest
+    from ect_middleware.ledger.memory import MemoryLedger
+    from ect_middleware.testing import DevTrust, Identity, ServiceUnderTest
 
 SERVICE_ID = "spiffe://example.test/service"
 CALLER_ID = "spiffe://example.test/caller"
@@ -41,7 +42,7 @@ def ect_caller_id() -> str:
 @pytest.fixture
 def ect_base_url() -> str:
     """The URL the clients call, and so the service's ``ECT_AUDIENCE``."""
-    from .testing.identities import BASE_URL
+    from ect_middleware.testing.identities import BASE_URL
 
     return BASE_URL
 
@@ -49,7 +50,7 @@ def ect_base_url() -> str:
 @pytest.fixture
 def ect_trust(tmp_path_factory: pytest.TempPathFactory) -> DevTrust:
     """Development trust domains (issuers, workload keys, WITs, one trust bundle)."""
-    from .testing.identities import DevTrust
+    from ect_middleware.testing.identities import DevTrust
 
     return DevTrust(Path(tmp_path_factory.mktemp("ect-identities")))
 
@@ -60,7 +61,7 @@ def ect_service(
 ) -> Iterator[ServiceUnderTest]:
     """The service under test, its ``ECT_*`` environment set for this test (an
     ``ECTMiddleware()`` built during the test runs as it, recording into ``ect_ledger``)."""
-    from .testing.service import ServiceUnderTest
+    from ect_middleware.testing.service import ServiceUnderTest
 
     service = ServiceUnderTest(ect_trust.identity(ect_service_id), base_url=ect_base_url)
     for name, value in service.env.items():
@@ -91,7 +92,7 @@ def ect_client(
     ``app`` (ASGI or WSGI) sending ``caller``'s (default ``ect_caller``) WIT, WPT and ECT
     for the service under test with every request; with ``signed=False``, none. Closed
     after the test."""
-    from .testing.clients import client
+    from ect_middleware.testing.clients import client
 
     made: list[httpx.Client] = []
 

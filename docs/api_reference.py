@@ -3,9 +3,10 @@
     python3 dev.py docs [OUTPUT_DIR]      # default: build/api
 
 Every module of the package is documented (``__main__`` excepted, which would run the
-command line), and the pytest plugin's. Docstrings are reStructuredText. The only warnings let through are pdoc's
-about annotations that exist for type checkers alone (``_typeshed``'s WSGI types,
-``argparse._SubParsersAction[...]``): they are shown as written, which is what they are.
+command line), and the pytest plugin. Docstrings are reStructuredText. The only warnings
+let through are pdoc's about annotations that exist for type checkers alone
+(``_typeshed``'s WSGI types, ``argparse._SubParsersAction[...]``): they are shown as
+written, which is what they are.
 """
 
 from __future__ import annotations

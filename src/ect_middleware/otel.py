@@ -17,8 +17,9 @@ The httpx instrumentation patches ``httpx.HTTPTransport`` itself, so with
 its client span starts inside our transport, after the ECT is attached: pass
 ``request_hook`` / ``async_request_hook`` to ``HTTPXClientInstrumentor().instrument()`` and
 they read the jti from the request's ``Execution-Context`` header. When the client span is
-already current as we attach the ECT (``HTTPXClientInstrumentor.instrument_client``, the
-requests instrumentation), it is tagged directly and the hooks have nothing to add.
+already current as we attach the ECT (``HTTPXClientInstrumentor.instrument_client``, or
+any instrumentation wrapping the client outside our transport or adapter), it is tagged
+directly and the hooks have nothing to add.
 """
 
 from __future__ import annotations

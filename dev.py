@@ -5,6 +5,7 @@
     python3 dev.py test    # create/reuse .venv, install, run the whole test suite
     python3 dev.py lint    # ruff (lint + format check) and mypy
     python3 dev.py bench   # the benchmark runner
+    python3 dev.py docs    # the API reference from the docstrings, into build/api (or DIR)
 
 The virtualenv lives in .venv (or $ECT_VENV); it is re-installed only when pyproject.toml
 changes.
@@ -22,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("ECT_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-LINTED = ("src", "tests", "examples", "benchmarks", "dev.py")
-EXTRAS = {"demo": "demo", "test": "dev", "lint": "dev", "bench": "bench"}
+LINTED = ("src", "tests", "examples", "benchmarks", "docs", "dev.py")
+EXTRAS = {"demo": "demo", "test": "dev", "lint": "dev", "bench": "bench", "docs": "dev"}
 
 
 def ensure_venv(extra: str) -> None:
@@ -68,6 +69,8 @@ def main(argv: list[str]) -> int:
         return (
             run("ruff", "check", *paths) or run("ruff", "format", "--check", *paths) or run("mypy")
         )
+    if task == "docs":
+        return run("python", str(ROOT / "docs" / "api_reference.py"), *(rest or ["build/api"]))
     return run("python", "-m", "benchmarks", *rest)
 
 

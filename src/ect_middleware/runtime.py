@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from . import otel
 from .config import Draft, Peer, Settings, setting
 from .context.request_context import RequestContext
 from .diagnostics import NonPeerHosts, OwnWITExpiry, log_audience_mismatch
@@ -235,7 +236,11 @@ class Runtime:
             ctx,
             [
                 NewEntry.from_claims(
-                    claims, wit=self.wit, direction="minted", recorder=self.workload_id
+                    claims,
+                    wit=self.wit,
+                    direction="minted",
+                    recorder=self.workload_id,
+                    trace_id=ctx.trace_id,
                 )
             ],
         )
@@ -262,6 +267,14 @@ class Runtime:
     ) -> None:
         """Log a checkpoint with the request's ids bound explicitly, so they are there even
         before the request scope is entered and whatever the app's structlog pipeline."""
+        code = details.get("code")
+        otel.checkpoint(
+            policy,
+            decision,
+            self.workload_id,
+            jti=details.get("checkpoint"),
+            code=code if isinstance(code, str) else None,
+        )
         level = log.info if decision == "approved" else log.warning
         level(
             "ect.checkpoint",
@@ -435,7 +448,7 @@ class Runtime:
         exec_act: Callable[[], str],
         rejection: ECTError | None = None,
     ) -> RequestContext:
-        return RequestContext(
+        ctx = RequestContext(
             self,
             workflow_id=wid or new_uuid(),
             task_id=new_uuid(),
@@ -444,6 +457,8 @@ class Runtime:
             default_exec_act=exec_act,
             rejection=rejection,
         )
+        ctx.trace_id = otel.request_started(ctx)
+        return ctx
 
     def _record_received(
         self,
@@ -461,6 +476,7 @@ class Runtime:
                     direction="received",
                     recorder=self.workload_id,
                     unresolved=unresolved.get(e.jti, ()),
+                    trace_id=ctx.trace_id,
                 )
                 for e in _parents_first(ects)
             ],

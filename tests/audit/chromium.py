@@ -177,6 +177,13 @@ class Chromium:
                 clickCount=1 if kind != "mouseMoved" else 0,
             )  # fmt: skip
 
+    def wheel(self, x: float, y: float, dx: float, dy: float, *, ctrl: bool = False) -> None:
+        """A real mouse wheel turn at page coordinates (with Ctrl held, if asked)."""
+        self.send(
+            "Input.dispatchMouseEvent",
+            type="mouseWheel", x=x, y=y, deltaX=dx, deltaY=dy, modifiers=2 if ctrl else 0,
+        )  # fmt: skip
+
     def screenshot(self, path: Path) -> Path:
         data = self.send("Page.captureScreenshot", format="png")["data"]
         path.parent.mkdir(parents=True, exist_ok=True)

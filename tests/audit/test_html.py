@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from ect_middleware.audit import build_workflows, to_html
+from ect_middleware.audit import Workflow, build_workflows, to_html
 from ect_middleware.ledger.base import NewEntry
 from ect_middleware.ledger.memory import MemoryLedger
 from ect_middleware.tokens.ect import Policy
@@ -70,14 +70,17 @@ def test_one_svg_node_per_task_with_decision_markers(
     assert page.count('class="edge') == len(flow.edges)
     classes = {jti: cls.strip() for cls, _, jti in nodes}
     expected = {"approved": "approved", "rejected": "rejected", None: ""}
-    assert {jti: expected.get(t.decision, "other") for jti, t in flow.tasks.items()} == {
-        jti: classes[jti] for jti in flow.tasks
-    }
+    assert {
+        jti: "failed" if t.failed else expected.get(t.decision, "other")
+        for jti, t in flow.tasks.items()
+    } == {jti: classes[jti] for jti in flow.tasks}
     rejected = sum(t.decision == "rejected" for t in flow.tasks.values())
     assert page.count("\u2717 REJECTED") == rejected
+    # An HTTP error shows as one, never under an "approved" badge.
     assert page.count("\u2713 APPROVED") == sum(
-        t.decision == "approved" for t in flow.tasks.values()
+        t.decision == "approved" and not t.failed for t in flow.tasks.values()
     )
+    assert page.count("\u2717 HTTP 4") == sum(t.failed for t in flow.tasks.values())
     # a's ledger misses b's rejecting checkpoint (an unresolved parent); the merge has it.
     assert (rejected, bool(flow.unresolved)) == ((0, True) if ledgers == ("a",) else (1, False))
     data = _data(page)
@@ -118,3 +121,26 @@ def test_an_empty_workflow_still_makes_a_page() -> None:
     page = to_html(Workflow("w"))
     assert "0 tasks" in page
     assert _data(page)["tasks"] == []
+
+
+def test_each_node_names_its_role_and_target(agents: Agents) -> None:
+    """In b's ledger alone, a's calls are ECTs b received; merged, they are a's calls."""
+    alone = build_workflows(agents.entries("b"))[agents.wid]
+    merged = build_workflows(agents.entries())[agents.wid]
+    received = [t for t in alone.tasks.values() if t.role == "received"]
+    assert received
+    assert all(t.target == agents_b_id(alone) for t in received)
+    assert {merged.tasks[t.jti].role for t in received} == {"call"}
+    page = to_html(alone)
+    roles = re.findall(r'data-role="([a-z]+)"', page)
+    assert sorted(roles) == sorted(t.role for t in alone.tasks.values())
+    assert page.count('<text class="role" x="12" y="38">RECEIVED by ') == len(received)
+    times = re.findall(r'<text class="when" x="12" y="72">([^<]+)</text>', page)
+    times = [t for t in times if t != "in no ledger that was read"]  # unresolved parents
+    assert len(times) == len(alone.tasks)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC", t) for t in times)
+
+
+def agents_b_id(flow: Workflow) -> str:
+    (recorder,) = {r for t in flow.tasks.values() for r in t.recorded_by}
+    return recorder

@@ -7,11 +7,13 @@ Screenshots go to ``test-artifacts/`` (gitignored) for people to look at.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from ect_middleware.audit import build_workflows, to_html
+from ect_middleware.audit.html import NODE_W
 from ect_middleware.ledger.base import NewEntry
 from ect_middleware.ledger.memory import MemoryLedger
 
@@ -65,11 +67,16 @@ def test_a_real_workflow_renders_and_a_click_shows_the_claims(
         assert state["tasks"] == len(flow.tasks)
         assert state["edges"] == len(flow.edges)
         assert state["rejected"] == 1
-        assert state["approved"] == sum(t.decision == "approved" for t in flow.tasks.values())
+        assert state["approved"] == sum(
+            t.decision == "approved" and not t.failed for t in flow.tasks.values()
+        )
         assert chromium.evaluate("document.getElementById('p-body').hidden") is True
 
         x, y, width = chromium.evaluate(node_centre(rejected.jti))
-        assert width > 60, "the node is too small to read at the initial zoom"
+        assert width > 0.8 * NODE_W, "the node is too small to read at the initial zoom"
+        if not 0 < x < 1600 - 400:  # the graph is wider than the view: scroll to the node
+            chromium.wheel(600, 450, x - 600, 0)
+            x, y, width = chromium.evaluate(node_centre(rejected.jti))
         chromium.click(x, y)
         claims = json.loads(chromium.evaluate("document.getElementById('p-claims').textContent"))
         assert claims == dict(rejected.claims)
@@ -84,7 +91,7 @@ def test_a_real_workflow_renders_and_a_click_shows_the_claims(
         chromium.screenshot(ARTIFACTS / "workflow-real.png")
         chromium.evaluate("document.getElementById('actual').click()")
         x, y, width = chromium.evaluate(node_centre(rejected.jti))
-        assert round(width) == 250  # 100%: node boxes at their real size, selected one in view
+        assert round(width) == NODE_W  # 100%: node boxes at their real size, selected one in view
         assert 0 < x < 1600 - 400
         assert 0 < y < 900
         chromium.screenshot(ARTIFACTS / "workflow-real-100.png")
@@ -162,4 +169,116 @@ def test_a_thousand_tasks_render_and_stay_usable(
         assert 0 < y < 900
         assert last.jti in chromium.evaluate("document.getElementById('p-fields').innerText")
         chromium.screenshot(ARTIFACTS / "workflow-1000.png")
+        assert chromium.console_errors == []
+
+
+ROLE_WORDS = {
+    "call": "CALL \u2192 ",
+    "received": "RECEIVED by ",
+    "checkpoint": "CHECKPOINT ",
+    "completion": "COMPLETION ",
+}
+NODES = """JSON.stringify([...document.querySelectorAll('#nodes > .node:not(.unresolved)')].map(
+  g => ({jti: g.getAttribute('data-jti'), role: g.getAttribute('data-role'),
+         cls: g.getAttribute('class'), text: g.textContent,
+         roleLine: g.querySelector('text.role').textContent,
+         when: g.querySelector('text.when').textContent,
+         dec: (g.querySelector('text.dec') || {textContent: ''}).textContent,
+         stroke: getComputedStyle(g.querySelector('rect.box')).stroke})))"""
+
+
+def test_each_node_shows_its_role_target_time_and_an_http_error(
+    agents: Agents, browser: Chromium, tmp_path: Path
+) -> None:
+    flow = build_workflows(agents.entries())[agents.wid]
+    page = tmp_path / "workflow.html"
+    page.write_text(to_html(flow), encoding="utf-8")
+    with browser as chromium:
+        chromium.open(page.as_uri())
+        shown = json.loads(chromium.evaluate(NODES))
+        assert len(shown) == len(flow.tasks)
+        for node in shown:
+            task = flow.tasks[node["jti"]]
+            assert node["role"] == task.role
+            assert node["roleLine"].startswith(ROLE_WORDS[task.role])
+            if task.role == "checkpoint":
+                assert task.policy in node["roleLine"]
+            elif task.target:
+                # the target, as short as the node writes it (cut with an ellipsis if long)
+                short = task.target.split("://", 1)[-1]
+                assert short.startswith(node["roleLine"].split(" \u2192 ", 1)[1].rstrip("\u2026"))
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC", node["when"])
+        roles = {node["role"] for node in shown}
+        assert roles == {"call", "checkpoint", "completion"}
+        # The request b's policy refused was answered 403: the node says so, in red, and
+        # no green "approved" badge sits on it (the middleware did approve the request).
+        (failed,) = [n for n in shown if (flow.tasks[n["jti"]].http_status or 0) >= 400]
+        task = flow.tasks[failed["jti"]]
+        assert (task.http_status, task.decision) == (403, "approved")
+        assert "failed" in failed["cls"].split()
+        assert "approved" not in failed["cls"].split()
+        assert failed["dec"].startswith("\u2717 HTTP 403")
+        assert "APPROVED" not in failed["text"]
+        assert failed["stroke"] == "rgb(198, 40, 40)"  # --no, the rejection red
+        ok = [n for n in shown if flow.tasks[n["jti"]].http_status == 200]
+        assert ok
+        assert all("\u2713 APPROVED" in n["dec"] for n in ok)
+
+        # Its panel shows the status, the role and the time to the millisecond.
+        query = json.dumps(failed["jti"])
+        chromium.evaluate(
+            f"(() => {{ const f = document.getElementById('find'); f.value = {query};"
+            " f.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'})); })()"
+        )
+        fields = chromium.evaluate("document.getElementById('p-fields').innerText")
+        assert "403" in fields
+        assert failed["roleLine"] in fields
+        assert failed["when"] in fields
+        chromium.screenshot(ARTIFACTS / "workflow-http-error.png")
+        assert chromium.console_errors == []
+
+
+def _scale(chromium: Chromium, jti: str) -> float:
+    width = chromium.evaluate(node_centre(jti))[2]
+    return float(width) / NODE_W
+
+
+def test_text_stays_readable_at_any_size_and_the_view_scrolls(
+    mesh: Mesh, browser: Chromium, tmp_path: Path
+) -> None:
+    (flow,) = build_workflows(synthetic(mesh, 1000)).values()
+    page = tmp_path / "large.html"
+    page.write_text(to_html(flow), encoding="utf-8")
+    first = flow.ordered()[0].jti
+    readable = """(() => { const t = document.querySelector('#nodes > .node text.who');
+        const r = t.getBoundingClientRect(); return r.height; })()"""
+
+    with browser as chromium:
+        chromium.open(page.as_uri())
+        assert _scale(chromium, first) >= 0.83  # never fitted down to unreadable
+        assert chromium.evaluate(readable) >= 10  # 12.5 px text, at least 10 px on screen
+        for _ in range(15):  # the zoom-out button stops at the readable scale
+            chromium.evaluate("document.getElementById('zoom-out').click()")
+        assert _scale(chromium, first) >= 0.83
+        for _ in range(5):  # so does Ctrl + wheel
+            chromium.wheel(600, 450, 0, 3000, ctrl=True)
+        at_least = _scale(chromium, first)
+        assert at_least >= 0.83
+        assert chromium.evaluate(readable) >= 10
+
+        # The wheel scrolls: sideways with deltaX, down with deltaY; the scale stays.
+        chromium.evaluate("document.getElementById('fit').click()")
+        x0, y0, _ = chromium.evaluate(node_centre(first))
+        chromium.wheel(600, 450, 300, 0)
+        x1, y1, _ = chromium.evaluate(node_centre(first))
+        assert abs((x0 - x1) - 300) < 2
+        assert abs(y1 - y0) < 2
+        chromium.wheel(600, 450, 0, 200)
+        x2, y2, _ = chromium.evaluate(node_centre(first))
+        assert abs(x2 - x1) < 2
+        assert abs((y1 - y2) - 200) < 2
+        assert abs(_scale(chromium, first) - at_least) < 0.01
+        chromium.wheel(600, 450, 0, -400, ctrl=True)  # Ctrl + wheel up zooms in
+        assert _scale(chromium, first) > at_least + 0.1
+        chromium.screenshot(ARTIFACTS / "workflow-1000-readable.png")
         assert chromium.console_errors == []

@@ -23,7 +23,8 @@ from ._support import PLANNER, WORKER, chain, ect_cli, entry, fixed_clock
 EXTERNAL = "6f1f6c1e-0000-4000-8000-000000000001"  # a parent recorded elsewhere
 INSERT = (
     "INSERT INTO entries (seq, ect, wit, direction, recorder, jti, wid, iss, iat, par,"
-    " unresolved, recorded_us, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " unresolved, recorded_us, prev_hash, hash, trace_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 READ_CONTENT = (
     "SELECT ect, wit, direction, recorder, jti, wid, iss, iat, par, unresolved, recorded_us,"
@@ -79,7 +80,7 @@ def _forged(recorded: Recorded, seq: int, prev_hash: str) -> tuple[object, ...]:
     par = json.dumps(list(forged.par))
     return (forged.seq, forged.ect, forged.wit, forged.direction, forged.recorder, forged.jti,
             forged.wid, forged.iss, forged.iat, par, "[]", forged.recorded_us,
-            forged.prev_hash, forged.hash)  # fmt: skip
+            forged.prev_hash, forged.hash, forged.trace_id)  # fmt: skip
 
 
 def edit_token(db: sqlite3.Connection, r: Recorded) -> None:
@@ -246,6 +247,7 @@ def test_show_describes_every_entry_without_tokens(recorded: Recorded) -> None:
         "policy": None,
         "unresolved": [EXTERNAL],
         "recorded_at": "2027-01-15T08:00:00.250000Z",
+        "trace_id": None,
         "hash": stored.hash,
     }
     assert last["claims"] == {

@@ -37,7 +37,7 @@ def test_file_layout(tmp_path: Path) -> None:
             ("index", "entries_jti"),
             ("index", "entries_wid"),
         }
-        assert db.execute("SELECT key, value FROM meta").fetchall() == [("schema_version", "1")]
+        assert db.execute("SELECT key, value FROM meta").fetchall() == [("schema_version", "2")]
         assert db.execute("SELECT seq, hash FROM chain_head").fetchall() == [(5, recorded[-1].hash)]
         row = db.execute(
             "SELECT typeof(recorded_us), recorded_us, typeof(iat), par, unresolved, wid"
@@ -122,8 +122,8 @@ def test_read_only_opening_never_creates_a_ledger(tmp_path: Path) -> None:
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     SQLiteLedger(tmp_path / "ledger.db").close()
     with sqlite3.connect(tmp_path / "ledger.db") as db:
-        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    with pytest.raises(LedgerError, match="unsupported ledger schema version '2'"):
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    with pytest.raises(LedgerError, match="unsupported ledger schema version '3'"):
         SQLiteLedger(tmp_path / "ledger.db")
 
 

@@ -79,9 +79,9 @@ def test_an_intact_ledger_verifies(recorded: Recorded) -> None:
 
 COLUMNS = (
     "seq, ect, wit, direction, recorder, jti, wid, iss, iat, par, unresolved, recorded_us,"
-    " prev_hash, hash"
+    " prev_hash, hash, trace_id"
 )
-INSERT = f"INSERT INTO entries ({COLUMNS}) VALUES ({', '.join(['%s'] * 14)})"  # noqa: S608
+INSERT = f"INSERT INTO entries ({COLUMNS}) VALUES ({', '.join(['%s'] * 15)})"  # noqa: S608
 
 
 def _forged(seq: int, prev_hash: str) -> tuple[object, ...]:

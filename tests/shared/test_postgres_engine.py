@@ -81,7 +81,7 @@ def test_schema_layout(pg_ledger: PostgresLedger, schema: str) -> None:
         "double precision",
         "bigint",
     )
-    assert meta == [("schema_version", "1")]
+    assert meta == [("schema_version", "2")]
     assert head == [(1, 5, recorded[-1].hash)]
     assert last == (
         1_800_000_000_250_000,
@@ -165,7 +165,7 @@ def test_only_appending_moves_the_head(
 
 
 def _insert(schema: str, *rows: tuple[object, ...]) -> None:
-    placeholders = sql.SQL(", ").join(sql.SQL("(" + ", ".join(["%s"] * 14) + ")") for _ in rows)
+    placeholders = sql.SQL(", ").join(sql.SQL("(" + ", ".join(["%s"] * 15) + ")") for _ in rows)
     statement = q(schema, "INSERT INTO {s}.entries VALUES ") + placeholders
     with admin() as db:
         db.execute(statement, [value for row in rows for value in row])
@@ -200,7 +200,7 @@ def test_inserted_rows_must_extend_the_chain(pg_ledger: PostgresLedger, schema: 
 
     # Well linked, but its hash is not its content's: accepted, moved the head, and found.
     linked = forged(3, head)
-    _insert(schema, (*linked[:13], "e" * 64))
+    _insert(schema, (*linked[:13], "e" * 64, *linked[14:]))
     assert pg_ledger.head() == (3, "e" * 64)
     report = verify_chain(pg_ledger.entries(), pg_ledger.head())
     assert report == ChainReport(False, 3, 3, "content does not match its hash")
@@ -236,8 +236,8 @@ def test_a_schema_with_other_tables_is_not_taken_over(schema: str) -> None:
 
 def test_a_newer_schema_is_refused(pg_ledger: PostgresLedger, schema: str) -> None:
     with admin() as db:
-        db.execute(q(schema, "UPDATE {s}.meta SET value = '2'"))
-    with pytest.raises(LedgerError, match="unsupported ledger schema version '2'"):
+        db.execute(q(schema, "UPDATE {s}.meta SET value = '3'"))
+    with pytest.raises(LedgerError, match="unsupported ledger schema version '3'"):
         PostgresLedger(POSTGRES, schema=schema)
 
 

@@ -23,12 +23,20 @@ from .html_assets import SCRIPT, STYLE
 from .layout import layered_layout
 from .workflow import Task, Workflow, short_issuer
 
-NODE_W, NODE_H = 250, 80
-GAP_X, GAP_Y = 64, 22
+NODE_W, NODE_H = 300, 104
+GAP_X, GAP_Y = 56, 22
 MARGIN = 24
 #: Characters that fit on a node line at its font size (the page cannot measure for us;
 #: a shared clip path cuts anything wider that slips through).
-FIT_ACT, FIT_LINE = 31, 40
+FIT_ACT, FIT_ROLE, FIT_LINE = 32, 37, 40
+
+#: How each role reads on a node, before its target.
+_ROLES = {
+    "call": "CALL \u2192 ",
+    "received": "RECEIVED by ",
+    "checkpoint": "CHECKPOINT ",
+    "completion": "COMPLETION \u2192 ",
+}
 
 _MARKERS = {"approved": "\u2713", "rejected": "\u2717"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -114,33 +122,54 @@ def _edge_path(points: list[tuple[float, float]]) -> str:
 
 def _task_node(k: int, task: Task, at: tuple[float, float]) -> str:
     decision = task.decision
-    cls = _decision_class(decision)
+    cls = _node_class(task)
     act = _fit(task.exec_act, FIT_ACT)
-    who = _fit(short_issuer(task.iss), FIT_LINE)
+    who = _fit("by " + short_issuer(task.iss), FIT_LINE)
     lines = [
         f'<text class="act" x="12" y="20">{_text(act)}</text>',
-        f'<text class="who" x="12" y="37">{_text(who)}</text>',
-        f'<text class="when" x="12" y="53">{_text(_time(task.iat))}</text>',
+        f'<text class="role" x="12" y="38">{_text(_fit(_role_line(task), FIT_ROLE))}</text>',
+        f'<text class="who" x="12" y="55">{_text(who)}</text>',
+        f'<text class="when" x="12" y="72">{_text(_time(task))}</text>',
     ]
     if task.http_status is not None:
         lines.append(
-            f'<text class="status" x="{NODE_W - 10}" y="53">HTTP {task.http_status}</text>'
+            f'<text class="status" x="{NODE_W - 10}" y="72">HTTP {task.http_status}</text>'
         )
-    if decision:
+    if task.failed:
+        # The answer was an error: that is what the node says first, whatever the policy.
+        verdict = f"\u2717 HTTP {task.http_status}"
+        note = f"{task.policy}: {decision}" if decision else ""
+        lines.append(
+            f'<text class="dec fail" x="12" y="92">{_text(verdict)}'
+            f'<tspan class="pol"> \u00b7 {_text(_fit(note, FIT_LINE - len(verdict) - 4))}'
+            "</tspan></text>"
+        )
+    elif decision:
         verdict = _fit(f"{_MARKERS.get(decision, chr(0x2022))} {decision.upper()}", 20)
         policy = _fit(task.policy or "", FIT_LINE - len(verdict) - 4)
         lines.append(
-            f'<text class="dec" x="12" y="70">{_text(verdict)}'
+            f'<text class="dec" x="12" y="92">{_text(verdict)}'
             f'<tspan class="pol"> \u00b7 {_text(policy)}</tspan></text>'
         )
-    tooltip = f"{task.exec_act}\n{task.iss}\n{task.jti}"
+    tooltip = f"{task.exec_act}\n{_role_line(task)}\n{task.iss}\n{task.jti}"
     return (
         f'<g class="node{" " + cls if cls else ""}" data-k="{k}" data-jti="{_text(task.jti)}" '
+        f'data-role="{task.role}" '
         f'transform="translate({at[0]:g},{at[1]:g})" tabindex="0" role="button">'
         f"<title>{_text(tooltip)}</title>"
         f'<rect class="box" width="{NODE_W}" height="{NODE_H}" rx="7"/>'
         f'<g clip-path="url(#clip)">{"".join(lines)}</g></g>'
     )
+
+
+def _role_line(task: Task) -> str:
+    """``CALL -> org-b.example/agent/x``: the task's role and whom it is for."""
+    target = ", ".join(short_issuer(t) for t in task.target.split(", ") if t)
+    if task.role == "checkpoint":
+        target = task.target
+    if task.role == "completion" and not target:
+        return "COMPLETION (of an entry request)"
+    return _ROLES[task.role] + (target or "?")
 
 
 def _unresolved_node(k: int, jti: str, at: tuple[float, float]) -> str:
@@ -150,9 +179,9 @@ def _unresolved_node(k: int, jti: str, at: tuple[float, float]) -> str:
         f"<title>unresolved parent {_text(jti)}</title>"
         f'<rect class="box" width="{NODE_W}" height="{NODE_H}" rx="7"/>'
         '<g clip-path="url(#clip)">'
-        '<text class="act" x="12" y="24">unresolved parent</text>'
-        f'<text class="who" x="12" y="42">{_text(_fit(jti, FIT_LINE))}</text>'
-        '<text class="when" x="12" y="60">in no ledger that was read</text></g></g>'
+        '<text class="act" x="12" y="28">unresolved parent</text>'
+        f'<text class="who" x="12" y="50">{_text(_fit(jti, FIT_LINE))}</text>'
+        '<text class="when" x="12" y="72">in no ledger that was read</text></g></g>'
     )
 
 
@@ -162,13 +191,17 @@ def _task_data(task: Task, at: tuple[float, float]) -> dict[str, Any]:
         "jti": task.jti,
         "act": task.exec_act,
         "iss": task.iss,
-        "time": _time(task.iat),
+        "role": _role_line(task),
+        "time": _time(task),
+        "issued": _instant(task.iat),
         "policy": task.policy,
         "decision": decision,
         "marker": _MARKERS.get(decision or "", "\u2022"),
         "cls": _decision_class(decision),
         "status": task.http_status,
+        "failed": task.failed,
         "recorded_by": sorted(task.recorded_by),
+        "traces": sorted(task.trace_ids),
         "claims": task.claims,
         "pos": at,
     }
@@ -183,10 +216,13 @@ def _stats(flow: Workflow, tasks: list[Task]) -> str:
         f"{decisions.count('approved')} approved",
         f"{decisions.count('rejected')} rejected",
     ]
+    failed = sum(t.failed for t in tasks)
+    if failed:
+        parts.append(f"{failed} HTTP errors" if failed > 1 else "1 HTTP error")
     if flow.unresolved:
         parts.append(f"{len(flow.unresolved)} unresolved parents")
     if tasks:
-        first, last = _time(min(t.iat for t in tasks)), _time(max(t.iat for t in tasks))
+        first, last = _time(min(tasks, key=_when)), _time(max(tasks, key=_when))
         parts.append(first if first == last else f"{first} \u2192 {last}")
     return " \u00b7 ".join(parts)
 
@@ -203,6 +239,7 @@ def _page(heading: str, stats: str, svg: str, data: dict[str, Any]) -> str:
         '<span><i class="swatch approved"></i>\u2713 approved</span>'
         '<span><i class="swatch rejected"></i>\u2717 rejected</span>'
         '<span><i class="swatch other"></i>\u2022 other decision</span>'
+        '<span><i class="swatch failed"></i>\u2717 HTTP error</span>'
         '<span><i class="swatch"></i>no policy</span>'
         '<span><i class="swatch unresolved"></i>unresolved parent</span></span>'
     )
@@ -239,18 +276,36 @@ def _page(heading: str, stats: str, svg: str, data: dict[str, Any]) -> str:
     )
 
 
+def _node_class(task: Task) -> str:
+    """The node's colour: an HTTP error first, else the policy decision."""
+    return "failed" if task.failed else _decision_class(task.decision)
+
+
 def _decision_class(decision: str | None) -> str:
     if decision is None:
         return ""
     return decision if decision in _MARKERS else "other"
 
 
-def _time(iat: float) -> str:
+def _when(task: Task) -> float:
+    """When the task happened, in seconds: first recorded (to the microsecond) if a ledger
+    says so, else its ``iat`` (whole seconds)."""
+    return task.recorded_us / 1_000_000 if task.recorded_us is not None else task.iat
+
+
+def _time(task: Task) -> str:
+    """The task's time to the millisecond, UTC."""
+    return _instant(_when(task), milliseconds=True)
+
+
+def _instant(seconds: float, *, milliseconds: bool = False) -> str:
     try:
-        moment = datetime.fromtimestamp(iat, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
+        moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError, TypeError):
         return "?"
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    if not milliseconds:
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d} UTC"
 
 
 def _fit(text: str, limit: int) -> str:

@@ -28,6 +28,8 @@ header .stats { color: var(--muted); }
 .swatch.rejected { background: var(--no-bg); border-color: var(--no); }
 .swatch.other { background: var(--other-bg); border-color: var(--other); }
 .swatch.unresolved { border-style: dashed; background: #f4f4f4; }
+.swatch.failed { background: var(--no-bg); border-color: var(--no); border-style: double;
+  border-width: 3px; }
 .controls { display: flex; gap: 4px; margin-left: auto; }
 .controls button, .controls input { font: inherit; padding: 2px 8px; }
 .controls input { width: 220px; }
@@ -61,17 +63,22 @@ svg.focused .edge:not(.hl) { opacity: .25; }
 .node.approved rect.box { fill: var(--ok-bg); stroke: var(--ok); stroke-width: 1.6; }
 .node.rejected rect.box { fill: var(--no-bg); stroke: var(--no); stroke-width: 2.4; }
 .node.other rect.box { fill: var(--other-bg); stroke: var(--other); }
+.node.failed rect.box { fill: var(--no-bg); stroke: var(--no); stroke-width: 2.4;
+  stroke-dasharray: 9 3; }
 .node.unresolved rect.box { fill: #f4f4f4; stroke: #777; stroke-dasharray: 6 4; }
 .node.sel rect.box { stroke: var(--accent); stroke-width: 3.2; }
 .node:focus { outline: none; } .node:focus rect.box { stroke: var(--accent); }
 .node.match rect.box { stroke: var(--accent); stroke-dasharray: 3 2; }
-.node text { font-size: 11.5px; fill: var(--ink); }
-.node text.act { font-size: 13px; font-weight: 600; }
+.node text { font-size: 12.5px; fill: var(--ink); }
+.node text.act { font-size: 14px; font-weight: 600; }
+.node text.role { font-size: 12px; font-weight: 600; fill: var(--accent); }
 .node text.who, .node text.when { fill: var(--muted); }
 .node text.status { text-anchor: end; fill: var(--muted); }
 .node text.dec { font-weight: 700; }
 .node.approved text.dec { fill: var(--ok); } .node.rejected text.dec { fill: var(--no); }
 .node.other text.dec { fill: var(--other); }
+.node text.dec.fail { fill: var(--no); }
+.node.failed text.status { fill: var(--no); font-weight: 700; }
 .node text.dec tspan.pol { font-weight: 400; fill: var(--muted); }
 .arrow { fill: var(--line); }
 """
@@ -100,12 +107,18 @@ SCRIPT = """
     var r = svg.getBoundingClientRect();
     return {w: r.width || 1, h: r.height || 1};
   }
+  // The smallest scale at which node text stays readable (12 px text at least 10 px on
+  // screen): a larger graph is not shrunk further, it is scrolled and dragged instead.
+  var MIN_SCALE = 0.84, MAX_SCALE = 3;
   function fit() {
     var s = size(), scale = Math.min(s.w / bounds.w, s.h / bounds.h, 1.25);
-    if (scale < 0.45) {  // too small to read: start readable, at the first task
-      scale = 0.45;
+    if (scale < MIN_SCALE) {  // too small to read: start readable, at the first task
+      scale = MIN_SCALE;
       var first = data.tasks.length ? data.tasks[0].pos : [bounds.x, bounds.y];
-      view({x: bounds.x, y: first[1] - s.h / scale / 2, w: s.w / scale, h: s.h / scale});
+      var top = Math.max(bounds.y, Math.min(first[1] - s.h / scale / 2,
+                                            bounds.y + bounds.h - s.h / scale));
+      view({x: bounds.x, y: s.h / scale >= bounds.h ? bounds.y - (s.h / scale - bounds.h) / 2
+            : top, w: s.w / scale, h: s.h / scale});
       return;
     }
     var w = s.w / scale, h = s.h / scale;
@@ -117,8 +130,10 @@ SCRIPT = """
     if (selected >= 0) { center(selected); }
   }
   function zoom(factor, cx, cy) {
+    var s = size();
+    factor = Math.min(factor, s.w / MIN_SCALE / box.w);  // never below the readable scale
+    factor = Math.max(factor, s.w / MAX_SCALE / box.w);
     var w = box.w * factor, h = box.h * factor;
-    if (w < 100 || w > bounds.w * 40 + 20000) { return; }
     view({x: cx - (cx - box.x) * factor, y: cy - (cy - box.y) * factor, w: w, h: h});
   }
   function toGraph(ev) {
@@ -170,15 +185,21 @@ SCRIPT = """
     if (k < T) {
       var t = data.tasks[k];
       document.getElementById("p-title").textContent = t.act;
+      field(dl, "role", t.role);
       field(dl, "jti", t.jti);
       field(dl, "issuer", t.iss);
-      field(dl, "issued", t.time);
+      field(dl, "recorded", t.time);
+      field(dl, "issued (iat)", t.issued);
       if (t.decision) {
         field(dl, "policy", t.policy || "");
-        field(dl, "decision", t.marker + " " + t.decision, "badge " + t.cls);
+        // Not green over an HTTP error: the request was verified, the answer still failed.
+        field(dl, "decision", t.marker + " " + t.decision, t.failed ? "badge" : "badge " + t.cls);
       }
-      if (t.status !== null) { field(dl, "HTTP status", String(t.status)); }
+      if (t.status !== null) {
+        field(dl, "HTTP status", String(t.status), t.failed ? "badge rejected" : undefined);
+      }
       field(dl, "recorded by", t.recorded_by.join(", "));
+      if (t.traces.length) { field(dl, "trace id", t.traces.join(", ")); }
       pre.textContent = JSON.stringify(t.claims, null, 2);
     } else {
       var u = data.unresolved[k - T];
@@ -204,10 +225,17 @@ SCRIPT = """
       ev.preventDefault(); select(Number(g.getAttribute("data-k")));
     }
   });
+  // The wheel scrolls (shift: sideways); with Ctrl (or a pinch) it zooms.
   svg.addEventListener("wheel", function (ev) {
     ev.preventDefault();
-    var p = toGraph(ev);
-    zoom(Math.pow(1.0015, ev.deltaY), p.x, p.y);
+    if (ev.ctrlKey || ev.metaKey) {
+      var p = toGraph(ev);
+      zoom(Math.pow(1.0015, ev.deltaY), p.x, p.y);
+      return;
+    }
+    var s = size(), k = box.w / s.w;
+    var dx = ev.shiftKey ? ev.deltaY : ev.deltaX, dy = ev.shiftKey ? 0 : ev.deltaY;
+    view({x: box.x + dx * k, y: box.y + dy * k, w: box.w, h: box.h});
   }, {passive: false});
   var start = null, moved = false;
   svg.addEventListener("pointerdown", function (ev) {

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..ledger.base import LedgerEntry
+from ..runtime import INBOUND_POLICY
 from ..tokens.ect import Policy, model_view
 from ..tokens.jws import read_payload
+
+Role = Literal["call", "received", "checkpoint", "completion"]
 
 
 @dataclass
@@ -25,6 +28,12 @@ class Task:
     claims: Mapping[str, Any] = field(repr=False)
     recorded_by: set[str] = field(default_factory=set)
     first_seen: int = 0  # position among all entries read, to order tasks stably
+    #: how the ledgers read hold it: ``minted`` by its issuer, ``received`` by another
+    directions: set[str] = field(default_factory=set)
+    #: when it was first recorded (microseconds since the epoch), in any ledger read
+    recorded_us: int | None = None
+    #: the OpenTelemetry traces its entries were recorded in
+    trace_ids: set[str] = field(default_factory=set)
 
     @property
     def aud(self) -> tuple[str, ...]:
@@ -56,6 +65,38 @@ class Task:
     def policy(self) -> str | None:
         checkpoint = self.checkpoint
         return None if checkpoint is None else checkpoint.policy
+
+    @property
+    def role(self) -> Role:
+        """What the task is: a service's ``completion`` of a request (its decision on the
+        request and the HTTP status), a policy ``checkpoint``, an ECT ``received`` from a
+        service whose own ledger was not read, or one ``call`` to another service."""
+        if self.policy == INBOUND_POLICY:
+            return "completion"
+        if self.policy is not None and self.aud == (self.iss,):
+            return "checkpoint"
+        if self.directions == {"received"}:
+            return "received"
+        return "call"
+
+    @property
+    def target(self) -> str:
+        """Whom the task is for: the service called or answered, the services that
+        received it, or the checkpoint's policy ("" when there is no one else)."""
+        role = self.role
+        if role == "checkpoint":
+            return self.policy or ""
+        if role == "received":
+            return ", ".join(sorted(self.recorded_by - {self.iss}))
+        return ", ".join(a for a in self.aud if a != self.iss) or ", ".join(
+            self.aud if role == "call" else ()
+        )
+
+    @property
+    def failed(self) -> bool:
+        """The request it completes was answered with an HTTP error (400 or more),
+        whatever the policy decided."""
+        return self.http_status is not None and self.http_status >= 400
 
 
 @dataclass
@@ -115,6 +156,13 @@ def build_workflows(entries: Iterable[LedgerEntry]) -> dict[str, Workflow]:
             )
             flow.tasks[entry.jti] = task
         task.recorded_by.add(entry.recorder)
+        task.directions.add(entry.direction)
+        if isinstance(entry.recorded_us, int) and (
+            task.recorded_us is None or entry.recorded_us < task.recorded_us
+        ):
+            task.recorded_us = entry.recorded_us
+        if entry.trace_id:
+            task.trace_ids.add(entry.trace_id)
     return workflows
 
 

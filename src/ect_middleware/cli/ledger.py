@@ -243,6 +243,7 @@ def _describe(entry: LedgerEntry) -> dict[str, Any]:
         **_model(entry.ect),
         "unresolved": list(entry.unresolved),
         "recorded_at": _iso(entry.recorded_us),
+        "trace_id": entry.trace_id,
         "hash": entry.hash,
         "claims": read_payload(entry.ect),
     }

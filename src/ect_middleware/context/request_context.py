@@ -50,6 +50,9 @@ class RequestContext:
         self.parents = parents
         #: in observe mode, why the request would have been rejected
         self.rejection = rejection
+        #: the OpenTelemetry trace id current when the request began (``otel``), recorded
+        #: with each of its ledger entries
+        self.trace_id: str | None = None
         self._default_exec_act = default_exec_act
         self._exec_act: str | None = None
         self._lock = threading.Lock()

@@ -33,6 +33,11 @@ class NewEntry:
     iat: float
     par: tuple[str, ...]
     unresolved: tuple[str, ...] = ()
+    #: The W3C trace id (32 lowercase hex digits) of the OpenTelemetry trace that was
+    #: current when the entry was made, if any: metadata of the record, never a claim of
+    #: the signed token. Covered by the entry's hash only when present, so entries recorded
+    #: without it hash as they always did.
+    trace_id: str | None = None
 
     @classmethod
     def from_claims(
@@ -43,6 +48,7 @@ class NewEntry:
         direction: Direction,
         recorder: str,
         unresolved: Sequence[str] = (),
+        trace_id: str | None = None,
     ) -> NewEntry:
         return cls(
             ect=claims.token,
@@ -55,6 +61,7 @@ class NewEntry:
             iat=claims.iat,
             par=claims.par,
             unresolved=tuple(unresolved),
+            trace_id=trace_id,
         )
 
 
@@ -74,24 +81,29 @@ _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
 def entry_hash(entry: NewEntry, *, seq: int, recorded_us: int, prev_hash: str) -> str:
-    """SHA-256 (hex) over the previous hash and every field of the entry, canonically."""
-    canonical = _CANONICAL.encode(
-        [
-            seq,
-            prev_hash,
-            recorded_us,
-            entry.ect,
-            entry.wit,
-            entry.direction,
-            entry.recorder,
-            entry.jti,
-            entry.wid,
-            entry.iss,
-            float(entry.iat),  # an int and a float iat must hash alike (storage may convert)
-            list(entry.par),
-            list(entry.unresolved),
-        ]
-    )
+    """SHA-256 (hex) over the previous hash and every field of the entry, canonically.
+
+    ``trace_id`` is appended only when the entry has one: an entry without it hashes
+    exactly as entries did before the field existed, so older chains still verify.
+    """
+    fields: list[Any] = [
+        seq,
+        prev_hash,
+        recorded_us,
+        entry.ect,
+        entry.wit,
+        entry.direction,
+        entry.recorder,
+        entry.jti,
+        entry.wid,
+        entry.iss,
+        float(entry.iat),  # an int and a float iat must hash alike (storage may convert)
+        list(entry.par),
+        list(entry.unresolved),
+    ]
+    if entry.trace_id is not None:
+        fields.append(entry.trace_id)
+    canonical = _CANONICAL.encode(fields)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
@@ -108,6 +120,7 @@ def seal(entry: NewEntry, *, seq: int, recorded_us: int, prev_hash: str) -> Ledg
         iat=entry.iat,
         par=entry.par,
         unresolved=entry.unresolved,
+        trace_id=entry.trace_id,
         seq=seq,
         recorded_us=recorded_us,
         prev_hash=prev_hash,
@@ -131,7 +144,8 @@ def seal_after(
 
 def entry_row(entry: LedgerEntry, strings: Callable[[tuple[str, ...]], Any]) -> tuple[Any, ...]:
     """The stored row of ``entry``, in the column order ``entry_from_row`` reads;
-    ``strings`` encodes the two list columns in the engine's form."""
+    ``strings`` encodes the two list columns in the engine's form. ``trace_id`` comes
+    last: it was added after the others."""
     return (
         entry.seq,
         entry.ect,
@@ -147,13 +161,14 @@ def entry_row(entry: LedgerEntry, strings: Callable[[tuple[str, ...]], Any]) -> 
         entry.recorded_us,
         entry.prev_hash,
         entry.hash,
+        entry.trace_id,
     )
 
 
 def entry_from_row(row: Sequence[Any], strings: Callable[[Any], tuple[str, ...]]) -> LedgerEntry:
     """An entry from a stored row (columns in ``LedgerEntry`` field order: seq, ect, wit,
     direction, recorder, jti, wid, iss, iat, par, unresolved, recorded_us, prev_hash,
-    hash); ``strings`` decodes the engine's form of the two list columns."""
+    hash, trace_id); ``strings`` decodes the engine's form of the two list columns."""
     return LedgerEntry(
         seq=row[0],
         ect=row[1],
@@ -169,6 +184,7 @@ def entry_from_row(row: Sequence[Any], strings: Callable[[Any], tuple[str, ...]]
         recorded_us=row[11],
         prev_hash=row[12],
         hash=row[13],
+        trace_id=row[14],
     )
 
 

@@ -71,7 +71,7 @@ PAGE_SIZE = 500  # entries fetched per query when streaming
 LOCK_TIMEOUT = "30s"  # how long an append waits for the head lock before giving up
 POOL_TIMEOUT = 10.0  # seconds to wait for a pooled connection
 CONNECT_TIMEOUT = "10"  # seconds (libpq), unless the URL says otherwise
-ROWS_PER_INSERT = 500  # 14 parameters per row; PostgreSQL allows 65,535 per statement
+ROWS_PER_INSERT = 500  # 15 parameters per row; PostgreSQL allows 65,535 per statement
 ROWS_PER_COPY = 5000  # rows per COPY statement when importing a chain
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _OUR_OPTIONS = ("schema", "pool_max")
@@ -91,6 +91,7 @@ _COLUMN_NAMES = (
     "recorded_us",
     "prev_hash",
     "hash",
+    "trace_id",
 )
 _T = TypeVar("_T")
 _Fetch = Callable[[sql.Composed, tuple[object, ...]], list[Any]]
@@ -129,8 +130,7 @@ class PostgresLedger:
         self._pool_pid = 0
         self._closed = False
         with self._translated("open"), psycopg.connect(conninfo, autocommit=True) as conn:
-            if create:
-                self._initialise(conn)
+            self._initialise(conn, create=create)
             self._check_schema(conn)
         with _registry_lock:
             _instances.add(self)
@@ -330,15 +330,18 @@ class PostgresLedger:
 
     # -- schema ------------------------------------------------------------------------------
 
-    def _initialise(self, conn: psycopg.Connection[Any]) -> None:
-        """Create or migrate the schema; once, whichever process gets the lock first."""
+    def _initialise(self, conn: psycopg.Connection[Any], *, create: bool) -> None:
+        """Create (with ``create``) or migrate the schema; once, whichever process gets the
+        lock first. Read-only tools migrate too: migrations only add empty columns."""
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                          (lock_key(self.schema),))  # fmt: skip
             version = self._stored_version(conn)
-            if version == str(SCHEMA_VERSION):
+            if version == str(SCHEMA_VERSION) and create:
                 conn.execute(self._sql.forget_ended_sessions)
             if version is None:
+                if not create:
+                    return  # refused by _check_schema
                 if self._has_tables(conn):
                     raise LedgerError(
                         f"schema {self.schema!r} has tables but no ledger schema version"

@@ -28,7 +28,7 @@ from psycopg import sql
 
 from .base import GENESIS_HASH
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Serialises schema creation and migration between processes starting at once.
 _LOCK_NAMESPACE = "ect_middleware.ledger.schema:"
@@ -59,7 +59,8 @@ def create_statements(schema: str) -> list[sql.Composed]:
             unresolved text[] NOT NULL,
             recorded_us bigint NOT NULL,
             prev_hash text NOT NULL,
-            hash text NOT NULL
+            hash text NOT NULL,
+            trace_id text
         )""",
         "CREATE INDEX entries_jti ON {s}.entries (jti)",
         # (wid, seq): one workflow's entries come back in chain order from the index alone.
@@ -169,6 +170,9 @@ GRANTS = (
     "GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.flush_marks TO {r}",
 )
 
-#: From version N to N + 1 (index N - 1); none yet. A migration runs under the schema
-#: lock, in the same transaction as the version update, so a crash never half-applies one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = ()
+#: From version N to N + 1 (index N - 1). A migration runs under the schema lock, in the
+#: same transaction as the version update, so a crash never half-applies one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1 -> 2: the OpenTelemetry trace id of an entry (NULL for the entries before).
+    ("ALTER TABLE {s}.entries ADD COLUMN trace_id text",),
+)

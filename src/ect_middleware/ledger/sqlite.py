@@ -36,7 +36,7 @@ from .base import GENESIS_HASH, LedgerEntry, NewEntry, entry_from_row, entry_row
 from .checkpoints import BACKSTOP_PAGES, Checkpointer
 from .connections import ThreadConnections
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the write lock before giving up
 _SQLITE_BUSY = 5
 _BUSY_TIMEOUT_PRAGMA = f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}"
@@ -65,7 +65,8 @@ _SCHEMA = (
         unresolved TEXT NOT NULL,
         recorded_us INTEGER NOT NULL,
         prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL
+        hash TEXT NOT NULL,
+        trace_id TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS entries_jti ON entries (jti)",
     "CREATE INDEX IF NOT EXISTS entries_wid ON entries (wid)",
@@ -88,12 +89,17 @@ _COLUMNS = (
     "seq, CAST(ect AS TEXT), CAST(wit AS TEXT), CAST(direction AS TEXT),"
     " CAST(recorder AS TEXT), CAST(jti AS TEXT), CAST(wid AS TEXT), CAST(iss AS TEXT),"
     " CAST(iat AS REAL), CAST(par AS TEXT), CAST(unresolved AS TEXT),"
-    " CAST(recorded_us AS INTEGER), CAST(prev_hash AS TEXT), CAST(hash AS TEXT)"
+    " CAST(recorded_us AS INTEGER), CAST(prev_hash AS TEXT), CAST(hash AS TEXT),"
+    " CAST(trace_id AS TEXT)"
 )
 _INSERT = (
     "INSERT INTO entries (seq, ect, wit, direction, recorder, jti, wid, iss, iat, par,"
-    " unresolved, recorded_us, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " unresolved, recorded_us, prev_hash, hash, trace_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: From version N to N + 1 (index N - 1). Each runs in the transaction that records the
+#: new version, so a crash never half-applies one; adding a NULL column rewrites nothing.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (("ALTER TABLE entries ADD COLUMN trace_id TEXT",),)
 _READ_HEAD = "SELECT seq, CAST(hash AS TEXT) FROM chain_head WHERE id = 1"
 _ANY_ENTRY = "SELECT 1 FROM entries LIMIT 1"
 _MOVE_HEAD = "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1"
@@ -173,6 +179,7 @@ class SQLiteLedger:
         with _Translated(f"open of {self.path}"), closing(self._connect()) as conn:
             if create:
                 _initialise(conn)
+            _migrate(conn)
             self._check_schema(conn)
         self._uri = f"{self.path.as_uri()}?mode=rw"  # from now on the file must exist
         self._connections = ThreadConnections(self._connect)
@@ -365,6 +372,31 @@ def _initialise(conn: sqlite3.Connection) -> None:
     for statement, values in _INITIAL_ROWS:
         conn.execute(statement, values)
     conn.execute("COMMIT")
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a ledger of an older schema version to this one, in one transaction (also
+    for read-only tools: the additions are empty columns, which change no recorded hash).
+    Anything that is not an older version is left to ``_check_schema`` to judge."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        version = str(row[0]) if row is not None else ""
+        if version.isdigit() and 1 <= int(version) < SCHEMA_VERSION:
+            for step in _MIGRATIONS[int(version) - 1 :]:
+                for statement in step:
+                    conn.execute(statement)
+            conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 class _SQLiteSnapshot:

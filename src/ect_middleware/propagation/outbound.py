@@ -20,6 +20,7 @@ import logging
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
+from .. import otel
 from ..context.request_context import RequestContext, current_context
 from ..logs import log
 from ..runtime import OUTBOUND_HEADERS, OutboundCall
@@ -77,6 +78,7 @@ def attach(injection: Injection | None, headers: MutableMapping[str, str]) -> In
     for name, value in call.headers.items():
         headers[name] = value
     injection.ctx.remember_issued(call.headers["Workload-Proof-Token"])
+    otel.outbound(call.ect.jti)
     if log.enabled(logging.DEBUG):
         log.debug("ect.outbound", peer=call.peer, target=call.target, ect=call.ect.jti)
     return injection

@@ -1,8 +1,8 @@
 """The contract bound: the least any middleware built on this project's contract pays per
 request, to show where the crypto floor's 1.3x target lies.
 
-CONTRACT §1 puts every signature through python-jose and logs every checkpoint (the
-inbound decision is one); PROFILE §7, as docs/PROFILE.md decides it,
+CONTRACT §1 puts every signature through python-jose, CONTRACT §4 logs every checkpoint
+(the inbound decision is one); PROFILE §7, as docs/PROFILE.md decides it,
 makes each entry durable (one hash-chained SQLite transaction per flush) before the call
 or response that depends on it.
 The bound does only that, back to back, for the same request: python-jose's key calls for

@@ -108,7 +108,7 @@ def _run(name: str, quick: bool, env: dict[str, str], log: Path) -> tuple[int, l
 
 
 def table(rows: list[Row]) -> str:
-    """The rows as a Markdown table (what the README's Performance section shows)."""
+    """The rows as a Markdown table (what docs/PERFORMANCE.md shows)."""
     lines = ["| scenario | measure | median | target | met | note |", "|---|---|--:|---|---|---|"]
     for r in rows:
         met = "" if r.met is None else ("yes" if r.met else "**no**")

@@ -1,4 +1,4 @@
-"""The benchmark runner, run as the README says (quick, in-process scenarios only): it
+"""The benchmark runner, run as docs/PERFORMANCE.md says (quick, in-process scenarios only): it
 must keep producing a table whose targets are judged from what it measured."""
 
 from __future__ import annotations

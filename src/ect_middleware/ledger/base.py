@@ -76,7 +76,7 @@ class LedgerEntry(NewEntry):
 
 
 #: The canonical JSON of ``entry_hash``. One encoder, built once: ``json.dumps`` with any
-#: option builds a new one on every call (2 µs of a 12 µs hash); the output is identical.
+#: option builds a new one on every call (a large share of the hash); same output.
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
@@ -109,7 +109,7 @@ def entry_hash(entry: NewEntry, *, seq: int, recorded_us: int, prev_hash: str) -
 
 def seal(entry: NewEntry, *, seq: int, recorded_us: int, prev_hash: str) -> LedgerEntry:
     """The recorded form of ``entry`` as the successor of ``prev_hash`` at position ``seq``."""
-    return LedgerEntry(  # field by field: 1 µs of 3.7 less than a loop over the fields
+    return LedgerEntry(  # field by field, not a loop over the fields: every append runs it
         ect=entry.ect,
         wit=entry.wit,
         direction=entry.direction,

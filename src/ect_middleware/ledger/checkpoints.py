@@ -1,9 +1,9 @@
 """WAL checkpoints off the request path, in a background thread of each process.
 
 By default SQLite checkpoints inside the commit that pushes the WAL past 1,000 pages: that
-one request copies the pages back into the database and waits for two fsyncs. On the
-benchmark machine this added 50 µs of wall time to every append on average (196 -> 146 µs,
-3,000 appends), in multi-millisecond bursts. Here the request connections only checkpoint
+one request copies the pages back into the database and waits for two fsyncs: a pause
+of milliseconds for whichever request happens to fill the WAL, which shows in the
+average append too. Here the request connections only checkpoint
 as a backstop (at ``BACKSTOP_PAGES``), and a daemon thread with its own connection runs a
 PASSIVE checkpoint every ``EVERY_APPENDS`` appends or ``INTERVAL`` seconds, whichever comes
 first. SQLite does the work without the GIL, so it overlaps with the requests.

@@ -1,5 +1,5 @@
-"""Per-thread, per-process SQLite connections (PITFALLS: never share one across threads or
-across ``fork``).
+"""Per-thread, per-process SQLite connections (CONTRACT §7: never share one across threads
+or across ``fork``).
 
 Each thread of each process opens its own connection on first use. A child made by
 ``fork`` inherits its parent's connection objects in memory: it must neither use them nor

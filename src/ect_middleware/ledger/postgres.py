@@ -18,9 +18,8 @@ Same protocol and behaviour as the SQLite engine; what differs is how each prope
   lose appends that had not returned yet, a suffix of the chain, never a middle entry.
   (As with any commit, an append that fails after its COMMIT was sent may have been
   recorded: the ledger then holds more than the caller knows of, never less.)
-  Measured on a 2-core VM (``benchmarks/ledger_postgres.py``): one writer 820 single-entry
-  appends/s (1.1 ms), four writer processes 600/s together; with 10 entries per append,
-  2,100 and 2,900 entries/s. What is left inside the lock is one client round trip.
+  What is left inside the lock is one client round trip; ``benchmarks/ledger_postgres.py``
+  measures the throughput this gives with one and several writers (docs/PERFORMANCE.md).
 - Round trips: an append is two (begin, lock and read the head; insert, commit and
   flush, pipelined), for any number of entries; ``find`` is one indexed query
   (``jti``); ``entries(wid=...)`` pages through the ``(wid, seq)`` index.
@@ -466,7 +465,7 @@ class _Statements:
 
     def insert(self, rows: int) -> sql.Composed:
         """One INSERT of ``rows`` rows: one statement, so the head trigger runs once.
-        (Faster here than one ``unnest`` statement for any number of rows, measured.)"""
+        (Not one ``unnest`` statement: that was slower for every batch size tried.)"""
         statement = self._inserts.get(rows)
         if statement is None:
             statement = self._insert_head + sql.SQL(", ").join([self._row] * rows)

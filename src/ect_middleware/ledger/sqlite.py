@@ -2,13 +2,12 @@
 
 Durability: the database runs in WAL mode with ``synchronous=NORMAL`` by default. A commit
 is in the WAL file (in the OS cache) before ``append`` returns, so it survives a crash or
-kill of the process, and no commit waits for an fsync: a whole one-entry append (hashing,
-both indexes, the head) takes about 65 µs on the 2-core benchmark VM, about 15,000
-appends/s from one thread (``python3 dev.py bench --only append``). Only an OS crash or
-power loss can lose the last commits. ``synchronous="full"`` (``?synchronous=full`` in the
-URL) also fsyncs the WAL on every commit, which survives power loss too and costs several
-times more per append (disk-dependent). WAL checkpoints run in a background thread
-(``checkpoints``), not in the request that happens to fill the WAL.
+kill of the process, and no commit waits for an fsync: an append (hashing, both indexes,
+the head) costs CPU time only (``python3 dev.py bench --only append`` measures it). Only an
+OS crash or power loss can lose the last commits. ``synchronous="full"``
+(``?synchronous=full`` in the URL) also fsyncs the WAL on every commit, which survives
+power loss too and makes every append wait for the disk. WAL checkpoints run in a
+background thread (``checkpoints``), not in the request that happens to fill the WAL.
 
 Concurrency: ``append`` reads the chain head, inserts the entries and moves the head inside
 one ``BEGIN IMMEDIATE`` transaction. SQLite's write lock serialises writers across threads
@@ -138,8 +137,8 @@ class _Connection(sqlite3.Connection):
     """A connection that remembers whether its busy timeout is off.
 
     ``append_nowait`` turns it off to try the write lock and leaves it off, so a thread
-    that only appends switches it once instead of twice per append (two statements of
-    about 2 µs each); every other use of the connection turns it back on first
+    that only appends switches it once instead of twice per append (two statements saved
+    on every append); every other use of the connection turns it back on first
     (``SQLiteLedger._connection``)."""
 
     waits = True  # busy_timeout is BUSY_TIMEOUT (sqlite3.connect's timeout)
@@ -247,9 +246,9 @@ class SQLiteLedger:
         included; breadth first, at most ``limit``): what ``find`` would give for each
         within workflow ``wid``, as (wid, iat, par) of its first matching entry, or None.
 
-        One recursive query instead of one ``find`` per ancestor: a request whose ECT ends
-        a chain 9,999 deep took 414 ms with one ``find`` per ancestor and takes 133 ms
-        (benchmark machine). None when this SQLite has no JSON functions.
+        One recursive query instead of one ``find`` per ancestor, so that an ECT at the
+        end of a deep chain costs one query, not one per ancestor. None when this SQLite
+        has no JSON functions.
         """
         with _Translated("read"):
             conn = self._connection()
@@ -472,7 +471,7 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 class _Translated:
     """sqlite3 errors become ``LedgerError``; messages never carry stored values. A class,
-    not a ``@contextmanager`` generator: 0.4 µs instead of 1 µs around every append and read.
+    not a ``@contextmanager`` generator (dearer to enter): it wraps every append and read.
     """
 
     __slots__ = ("_operation",)

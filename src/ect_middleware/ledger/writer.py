@@ -6,9 +6,9 @@ for milliseconds. So requests hand their entries to this writer and get a future
 
 - When the writer has nothing in hand and the engine can append without waiting
   (``append_nowait``: SQLite when its write lock is free, in ``synchronous=normal``), the
-  append runs at once in the caller's thread. It costs what it costs on a thread (about
-  100 µs of CPU, like a signature) without the thread hand-offs, which took longer than
-  the append itself on the benchmark machine (a virtual machine with 2 vCPUs).
+  append runs at once in the caller's thread. It costs what it costs on a thread (CPU
+  time, like a signature) without the thread hand-offs, which can take longer than the
+  append itself on a machine with few cores.
 - Otherwise the batch goes to the writer's thread. Batches handed over while it writes go
   into the next transaction together: one commit for many requests, and each caller still
   resumes only once its own entries are durable.

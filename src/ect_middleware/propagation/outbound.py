@@ -41,7 +41,7 @@ def prepare(
     if ctx is None or not ctx.mark_injected(request):
         return None
     # The names present, read in one pass: asking httpx's headers for one that is absent
-    # scans them all and raises KeyError inside, about 5 µs each; seven were asked.
+    # scans them all and raises KeyError inside, so only names known present are asked.
     present = {name.lower() for name in headers}
 
     def get(name: str) -> str | None:
@@ -73,8 +73,8 @@ def attach(injection: Injection | None, headers: MutableMapping[str, str]) -> In
         return None
     call = injection.call
     # ``prepare`` removed these names, so each is set, not updated: httpx's
-    # ``Headers.update`` looks every name up first (a KeyError raised inside for each):
-    # 11 -> 4.5 µs for the three.
+    # ``Headers.update`` looks every name up first (a KeyError raised inside for each),
+    # work wasted on names known to be absent.
     for name, value in call.headers.items():
         headers[name] = value
     injection.ctx.remember_issued(call.headers["Workload-Proof-Token"])

@@ -15,7 +15,7 @@ from .jws import WPT
 from .keys import SigningKey
 from .wit import VerifiedWIT
 
-#: ``oth`` members this project understands: the Execution-Context header (PROFILE §4.6).
+#: ``oth`` members this project understands: the Execution-Context header (PROFILE §4, rule 6).
 EXECUTION_CONTEXT = "execution-context"
 
 
@@ -85,7 +85,8 @@ def verify_wpt(
 
     An ``Execution-Context`` header the WPT does not bind in ``oth`` is accepted unless
     ``require_ect_binding``: the ECTs are verified on their own (caller's key, audience,
-    replay, DAG) and authorize nothing (PROFILE §4.6). A binding that is present must match.
+    replay, DAG) and authorize nothing (PROFILE §4, rule 6). A binding that is present
+    must match.
     """
     unverified = jws.parse(token, WPT, limits.max_token_bytes)
     if unverified.alg != wit.cnf.alg:

@@ -8,8 +8,8 @@ as a backstop (at ``BACKSTOP_PAGES``), and a daemon thread with its own connecti
 PASSIVE checkpoint every ``EVERY_APPENDS`` appends or ``INTERVAL`` seconds, whichever comes
 first. SQLite does the work without the GIL, so it overlaps with the requests.
 
-Durability does not change: a commit is in the WAL before ``append`` returns, exactly as
-before; checkpoints only move committed pages into the main file.
+Durability does not depend on this thread: a commit is in the WAL before ``append``
+returns; checkpoints only move committed pages into the main file.
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ class MemoryReplayCache:
     few hundred requests a second the cache holds a few hundred thousand of them. They are
     kept small: each key is stored as a 64-bit keyed BLAKE2b fingerprint in a set, and
     expiry is tracked per whole second (a bucket of fingerprints per second, rounded up, so
-    nothing is forgotten early). About 90 bytes a key instead of about 320 for the key
-    string and its dict and heap entries (200,000 keys: 17 MB instead of 61 MB).
+    nothing is forgotten early): a fraction of what the key string and its dict and heap
+    entries would take, which is what keeps the cache's memory bounded under load.
 
     A fingerprint collision would make a fresh token look replayed (never the reverse):
     with 2^64 values and a secret per-process key that nobody can aim at, at a million

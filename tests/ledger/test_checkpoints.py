@@ -19,7 +19,7 @@ def _checkpoint_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "ect-ledger-checkpoint"]
 
 
-def _eventually(condition: object, timeout: float = 10.0) -> bool:
+def _eventually(condition: object, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if callable(condition) and condition():

@@ -74,7 +74,13 @@ class Runtime:
         self.wits = WITVerifier(self._trust.get, self.limits, self.clock)
         self.ledger = ledger or open_ledger(settings.ledger, clock=self.clock)
         self._writer = LedgerWriter(self.ledger)
-        self.replay = replay or open_replay_cache(settings.replay, self.clock)
+        self.replay = (
+            replay
+            if replay is not None
+            else open_replay_cache(
+                settings.replay, self.clock, max_per_caller=self.limits.replay_max_per_caller
+            )
+        )
         self._store = LedgerTaskStore(self.ledger, self.workload_id)
         self.verifier = RequestVerifier(
             workload_id=self.workload_id,
@@ -285,7 +291,7 @@ class Runtime:
                 raise ECTError("ect.wid_mismatch", "response ECT of another workflow")
             for e in ects:
                 key = f"ect|{self.workload_id}|{e.wid}|{e.jti}"
-                if not self.replay.first_use(key, e.exp + self.limits.leeway):
+                if not self.replay.first_use(key, e.exp + self.limits.leeway, peer):
                     raise ECTError("ect.replayed", "response ECT already seen")
             unresolved = check_dag(ects, self._store, self.limits, self.settings.dag_mode)
         except ECTError as exc:

@@ -112,6 +112,11 @@ def verify_ect(
         raise ECT.error("expired", "ECT has expired")
     if claims.iat > now + limits.leeway:
         raise ECT.error("issued_in_future", "iat is in the future")
+    # Bounded like a WPT's: a replay key is kept until exp, so exp far ahead would let a
+    # caller fill the replay cache with keys that never expire.
+    longest = limits.ect_max_lifetime
+    if claims.exp - claims.iat > longest or claims.exp > now + longest + limits.leeway:
+        raise ECT.error("lifetime_exceeded", "exp is too far after iat or in the future")
     c.not_before(claims.claims, ECT, now, limits.leeway)
     return claims
 

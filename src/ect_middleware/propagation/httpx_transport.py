@@ -18,7 +18,12 @@ def send_with_context(
 ) -> httpx.Response:
     injection = outbound.before(*_outbound(request))
     response = send(request)
-    outbound.after(injection, response.headers.multi_items())
+    outbound.after(
+        injection,
+        response.headers.multi_items(),
+        status=response.status_code,
+        request_headers=request.headers,
+    )
     return response
 
 
@@ -27,7 +32,12 @@ async def send_with_context_async(
 ) -> httpx.Response:
     injection = await outbound.before_async(*_outbound(request))
     response = await send(request)
-    outbound.after(injection, response.headers.multi_items())
+    outbound.after(
+        injection,
+        response.headers.multi_items(),
+        status=response.status_code,
+        request_headers=request.headers,
+    )
     return response
 
 

@@ -15,6 +15,7 @@ from ..context.logging import configure_if_unconfigured, debug_dropped
 from ..context.request_context import RequestContext
 from ..errors import ECTError, LedgerError
 from ..runtime import INBOUND_POLICY, Runtime
+from ..tokens.ect import EXEC_ACT_MAX_CHARS
 from ..verification import InboundRequest
 
 log = structlog.get_logger("ect_middleware")
@@ -88,6 +89,16 @@ def open_request(
         )
     runtime.checkpoint_logged(ctx, INBOUND_POLICY, "approved", parents=len(ctx.parents))
     return ctx
+
+
+def request_action(method: str, target: str) -> str:
+    """``METHOD target``, the default ``exec_act`` of a request's ECTs, cut to the length
+    an ECT may carry: a request to a path of any length still gets its signed record (its
+    completion or rejection ECT) instead of failing to mint one."""
+    action = f"{method} {target}"
+    if len(action) <= EXEC_ACT_MAX_CHARS:
+        return action
+    return action[: EXEC_ACT_MAX_CHARS - 1] + "\u2026"
 
 
 def completion_headers(ctx: RequestContext, status: int) -> list[tuple[str, str]]:

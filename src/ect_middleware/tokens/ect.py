@@ -17,6 +17,10 @@ from .keys import SigningKey
 from .wit import VerifiedWIT
 
 
+#: The longest ``exec_act`` accepted (and minted).
+EXEC_ACT_MAX_CHARS = 1024
+
+
 @dataclass(frozen=True)
 class Policy:
     """A policy checkpoint as carried in an ECT (``pol``, ``pol_decision``, ``pol_enforcer``)."""
@@ -142,7 +146,7 @@ def _checked_fields(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     iat = c.numeric_date(body, "iat", ECT)
     exp = c.numeric_date(body, "exp", ECT)
     jti = c.string(body, "jti", ECT)
-    exec_act = c.string(body, "exec_act", ECT, max_len=1024)
+    exec_act = c.string(body, "exec_act", ECT, max_len=EXEC_ACT_MAX_CHARS)
     par = body.get("par")
     if not isinstance(par, list):
         raise ECT.error("claims_invalid", "par must be an array")

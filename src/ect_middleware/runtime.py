@@ -290,7 +290,7 @@ class Runtime:
             if any(e.wid not in (None, ctx.workflow_id) for e in ects):
                 raise ECTError("ect.wid_mismatch", "response ECT of another workflow")
             for e in ects:
-                key = f"ect|{self.workload_id}|{e.wid}|{e.jti}"
+                key = f"ect|{self.workload_id}|{e.jti}"
                 if not self.replay.first_use(key, e.exp + self.limits.leeway, peer):
                     raise ECTError("ect.replayed", "response ECT already seen")
             unresolved = check_dag(ects, self._store, self.limits, self.settings.dag_mode)

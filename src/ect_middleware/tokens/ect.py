@@ -157,6 +157,9 @@ def _checked_fields(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
         raise ECT.error("invalid_id", "jti and wid must be UUIDs")
     if not all(map(c.is_uuid, par)):
         raise ECT.error("invalid_id", "par entries must be UUIDs")
+    # One task, one identifier (PROFILE §6): a UUID is compared in lower case, however
+    # the issuer wrote it.
+    jti, wid, par = jti.lower(), wid.lower() if wid else None, [p.lower() for p in par]
     if len(set(par)) != len(par) or jti in par:
         raise ECT.error("claims_invalid", "par entries must be distinct and not the task itself")
     inp_hash = _optional_hash(body, "inp_hash")

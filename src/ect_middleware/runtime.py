@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,6 +50,15 @@ OUTBOUND_HEADERS = ("Workload-Identity-Token", "Workload-Proof-Token", "Executio
 
 
 @dataclass(frozen=True)
+class Identity:
+    """This service's signing key and the WIT that confirms it: always used together, so
+    that nothing goes out signed by one key with a WIT that names another."""
+
+    key: SigningKey = field(repr=False)
+    wit: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class OutboundCall:
     """The tokens attached to one outbound request, and who it goes to."""
 
@@ -68,8 +77,12 @@ class Runtime:
         self.workload_id: str = str(settings.workload_id)
         self.limits: Limits = settings.limits
         self.clock = settings.clock
-        self.key: SigningKey = load_signing_key(str(settings.key_file))
-        self._wit = WatchedFile(str(settings.wit_file), self._read_own_wit, settings.clock)
+        self._key_file = str(settings.key_file)
+        # The key and the WIT rotate together: both files are re-read when either changes,
+        # and the pair is swapped only once the new WIT confirms the new key.
+        self._identity = WatchedFile(
+            str(settings.wit_file), self._read_identity, settings.clock, also=(self._key_file,)
+        )
         self._trust = WatchedFile(str(settings.trust_bundle), TrustBundle.load, settings.clock)
         self.wits = WITVerifier(self._trust.get, self.limits, self.clock)
         self.ledger = ledger or open_ledger(settings.ledger, clock=self.clock)
@@ -96,9 +109,18 @@ class Runtime:
         self._peers = sorted(settings.peers.items(), key=lambda kv: len(kv[0]), reverse=True)
 
     @property
+    def identity(self) -> Identity:
+        """This service's current key and WIT (re-read when either file is replaced). Take
+        it once per use: ``key`` and ``wit`` read separately may straddle a rotation."""
+        return self._identity.get()
+
+    @property
+    def key(self) -> SigningKey:
+        return self.identity.key
+
+    @property
     def wit(self) -> str:
-        """This service's current WIT (re-read when its file is replaced)."""
-        return self._wit.get()
+        return self.identity.wit
 
     # -- inbound ---------------------------------------------------------------------------
 
@@ -127,8 +149,9 @@ class Runtime:
         """Mint the request's completion ECT; the headers that return it. Flush before
         sending them."""
         if not ctx.claim_completion():
-            done = ctx.completion
-            return [] if done is None else self._completion_headers(done)
+            done, wit = ctx.completion, ctx.completion_wit
+            return [] if done is None or wit is None else self._completion_headers(done, wit)
+        identity = self.identity
         ext: dict[str, Any] = {"http_status": status}
         if ctx.rejection is not None:
             ext["code"] = ctx.rejection.code
@@ -139,12 +162,13 @@ class Runtime:
             jti=ctx.task_id,
             policy=Policy(INBOUND_POLICY, decision, self.workload_id),
             ext=ext,
+            identity=identity,
         )
-        ctx.set_completion(claims)
-        return self._completion_headers(claims)
+        ctx.set_completion(claims, identity.wit)
+        return self._completion_headers(claims, identity.wit)
 
-    def _completion_headers(self, claims: ECTClaims) -> list[tuple[str, str]]:
-        return [("Execution-Context", claims.token), ("Workload-Identity-Token", self.wit)]
+    def _completion_headers(self, claims: ECTClaims, wit: str) -> list[tuple[str, str]]:
+        return [("Execution-Context", claims.token), ("Workload-Identity-Token", wit)]
 
     # -- minting ---------------------------------------------------------------------------
 
@@ -159,15 +183,18 @@ class Runtime:
         ext: Mapping[str, Any] | None = None,
         exec_act: str | None = None,
         is_parent_of_later: bool = False,
+        identity: Identity | None = None,
     ) -> ECTClaims:
-        """Mint an ECT for work done on ``ctx``; its record goes with the request's next
-        flush, which must come before the ECT leaves this service."""
+        """Mint an ECT for work done on ``ctx``, with ``identity`` (by default the current
+        one); its record goes with the request's next flush, which must come before the ECT
+        leaves this service."""
+        identity = identity or self.identity
         parents = ctx.next_parents()
         if len(parents) > self.limits.max_parents:
             log.warning("ect.parents_truncated", kept=self.limits.max_parents, had=len(parents))
             parents = parents[: self.limits.max_parents]
         claims = mint_ect(
-            self.key,
+            identity.key,
             iss=self.workload_id,
             aud=aud,
             par=parents,
@@ -187,7 +214,7 @@ class Runtime:
             ctx,
             [
                 NewEntry.from_claims(
-                    claims, wit=self.wit, direction="minted", recorder=self.workload_id
+                    claims, wit=identity.wit, direction="minted", recorder=self.workload_id
                 )
             ],
         )
@@ -251,12 +278,15 @@ class Runtime:
         peer = self.peer_for(url)
         if peer is None:
             return None
-        ect = self.mint(ctx, aud=peer, inp_hash=sha256_b64url(body) if body else None)
-        wit = self.wit
+        identity = self.identity  # one pair for the ECT, the WPT and the WIT sent with them
+        ect = self.mint(
+            ctx, aud=peer, inp_hash=sha256_b64url(body) if body else None, identity=identity
+        )
+        wit = identity.wit
         parts = urlsplit(url)
         target = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
         wpt = mint_wpt(
-            self.key,
+            identity.key,
             wit,
             target,
             Bindings(Bindings.bearer_from(authorization), txn_token, ect.token),
@@ -402,8 +432,12 @@ class Runtime:
         self.ledger.close()
         self.replay.close()
 
-    def _read_own_wit(self, path: str) -> str:
-        """Read this service's WIT; it must name this workload and confirm this key."""
+    def _read_identity(self, path: str) -> Identity:
+        """Read this service's key (``ECT_KEY_FILE``) and WIT (``path``); the WIT must name
+        this workload and confirm this key (its ``cnf.jwk``). A mismatch (for example a
+        rotation half done: the new key, the old WIT) raises, so the last good pair is
+        kept until both files agree."""
+        key = load_signing_key(self._key_file)
         try:
             with open(path, encoding="ascii") as handle:
                 token = handle.read().strip()
@@ -417,9 +451,9 @@ class Runtime:
             thumbprint = None
         if payload.get("sub") != self.workload_id:
             raise ConfigurationError(f"WIT file {path} is not a WIT for {self.workload_id}")
-        if thumbprint != self.key.public.thumbprint:
+        if thumbprint != key.public.thumbprint:
             raise ConfigurationError(f"WIT file {path} does not confirm ECT_KEY_FILE's key")
-        return token
+        return Identity(key, token)
 
 
 def _log_failed_write(written: Future[Any]) -> None:

@@ -33,3 +33,7 @@ class Limits:
     ext_max_depth: int = 5
     #: live replay-cache keys one caller may hold in one process's cache
     replay_max_per_caller: int = 100_000
+    #: rejections recorded with an entry of their own: a burst, then a rate; the others
+    #: are counted into the next one recorded (``rejection_budget``)
+    rejections_recorded_burst: int = 1000
+    rejections_recorded_per_second: float = 10.0

@@ -23,6 +23,7 @@ from .errors import ConfigurationError, ECTError, LedgerError
 from .ledger import Ledger, NewEntry, open_ledger
 from .ledger.writer import LedgerWriter
 from .limits import Limits
+from .rejection_budget import RejectionBudget
 from .tokens import jws
 from .tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from .tokens.encoding import sha256_b64url
@@ -105,6 +106,11 @@ class Runtime:
             clock=self.clock,
             dag_mode=settings.dag_mode,
         )
+        self._rejections = RejectionBudget(
+            self.clock,
+            self.limits.rejections_recorded_burst,
+            self.limits.rejections_recorded_per_second,
+        )
         # Longest prefix first, so a more specific peer entry wins.
         self._peers = sorted(settings.peers.items(), key=lambda kv: len(kv[0]), reverse=True)
 
@@ -145,9 +151,22 @@ class Runtime:
         rejection): no caller, no parents, a workflow of its own."""
         return self._new_context(None, (), None, exec_act, rejection=error)
 
-    def complete(self, ctx: RequestContext, status: int) -> list[tuple[str, str]]:
+    def record_rejection(self, ctx: RequestContext, status: int) -> bool:
+        """Mint the signed record of ``ctx``'s enforced rejection, if the rejection budget
+        allows (True; flush ``ctx`` then); otherwise only count it (False)."""
+        assert ctx.rejection is not None
+        unrecorded = self._rejections.admit(ctx.rejection.code)
+        if unrecorded is None:
+            return False
+        self.complete(ctx, status, unrecorded=unrecorded)
+        return True
+
+    def complete(
+        self, ctx: RequestContext, status: int, *, unrecorded: Mapping[str, int] | None = None
+    ) -> list[tuple[str, str]]:
         """Mint the request's completion ECT; the headers that return it. Flush before
-        sending them."""
+        sending them. ``unrecorded``: rejections counted but not recorded since the last
+        recorded one, by code."""
         if not ctx.claim_completion():
             done, wit = ctx.completion, ctx.completion_wit
             return [] if done is None or wit is None else self._completion_headers(done, wit)
@@ -155,6 +174,8 @@ class Runtime:
         ext: dict[str, Any] = {"http_status": status}
         if ctx.rejection is not None:
             ext["code"] = ctx.rejection.code
+        if unrecorded:
+            ext["unrecorded_rejections"] = dict(unrecorded)
         decision = "approved" if ctx.rejection is None else "rejected"
         claims = self.mint(
             ctx,
@@ -428,9 +449,27 @@ class Runtime:
         )
 
     def close(self) -> None:
+        self._record_unrecorded_rejections()
         self._writer.close()
         self.ledger.close()
         self.replay.close()
+
+    def _record_unrecorded_rejections(self) -> None:
+        """The rejections counted but not yet recorded get a signed record of their own."""
+        counted = self._rejections.drain()
+        if not counted:
+            return
+        ctx = self._new_context(None, (), None, lambda: "ect-middleware rejections")
+        try:
+            self.mint(
+                ctx,
+                aud=self.workload_id,
+                policy=Policy(INBOUND_POLICY, "rejected", self.workload_id),
+                ext={"unrecorded_rejections": counted},
+            )
+            self.flush(ctx)
+        except (LedgerError, ECTError, ValueError) as exc:
+            log.error("ect.ledger_failed", reason=str(exc), unrecorded_rejections=counted)
 
     def _read_identity(self, path: str) -> Identity:
         """Read this service's key (``ECT_KEY_FILE``) and WIT (``path``); the WIT must name

@@ -80,8 +80,11 @@ def open_request(
         runtime.checkpoint_logged(ctx, INBOUND_POLICY, "rejected", code=error.code)
         if not enforce:
             return ctx  # its completion ECT will carry the rejection
-        runtime.complete(ctx, error.status)  # our signed record, never the rejected tokens
-        return Rejected(Problem.of(error), ctx)
+        # Our signed record, never the rejected tokens; beyond the rejection budget only
+        # counted, into the next record (``rejection_budget``).
+        if runtime.record_rejection(ctx, error.status):
+            return Rejected(Problem.of(error), ctx)
+        return Rejected(Problem.of(error))
     except LedgerError as exc:
         log.error("ect.ledger_failed", reason=str(exc))
         return Rejected(

@@ -68,9 +68,7 @@ def run(quick: bool) -> Result:
             for _ in range(walks)
         ]
         widest = [
-            timed(
-                asgi_variant(app, loop)([ids.request_headers(each=worst_pars, wid=worst)])
-            )
+            timed(asgi_variant(app, loop)([ids.request_headers(each=worst_pars, wid=worst)]))
             for _ in range(walks)
         ]
         loop.close()

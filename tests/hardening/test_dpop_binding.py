@@ -24,7 +24,9 @@ def test_ath_binds_the_access_token_of_either_scheme(
 
         def status_and_code(ath: str | None) -> tuple[int, str | None]:
             claims = {} if ath is None else {"ath": ath}
-            response = client.get("/x", headers=forger.headers(url, wpt_claims=claims, extra=authorization))
+            response = client.get(
+                "/x", headers=forger.headers(url, wpt_claims=claims, extra=authorization)
+            )
             body = response.json() if response.status_code != 200 else {}
             return response.status_code, body.get("code")
 

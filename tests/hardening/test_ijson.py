@@ -24,10 +24,7 @@ NUMBERS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity", "huge": "1e400"
 def _with_number(claims: dict[str, Any], where: str, literal: str) -> bytes:
     """``claims`` as JSON with ``literal`` spliced in at ``where`` (a claim, or ext.v)."""
     marker = "__number__"
-    if where == "ext":
-        claims = {**claims, "ext": {"v": marker}}
-    else:
-        claims = {**claims, where: marker}
+    claims = {**claims, "ext": {"v": marker}} if where == "ext" else {**claims, where: marker}
     return json.dumps(claims).replace(f'"{marker}"', literal).encode()
 
 

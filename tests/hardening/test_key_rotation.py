@@ -219,4 +219,5 @@ def test_the_service_key_rotates_with_its_wit_under_traffic(tmp_path: Path) -> N
     assert calls.failures == []
     assert calls.generations_sent == set(generations)  # every generation was used
     refused = [e for e in logs if e["event"] == "ect.config.reload_failed"]
-    assert refused and all("does not confirm" in e["reason"] for e in refused)
+    assert refused
+    assert all("does not confirm" in e["reason"] for e in refused)

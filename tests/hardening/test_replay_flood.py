@@ -62,7 +62,9 @@ def test_a_full_cache_refuses_new_keys_instead_of_forgetting_live_ones(
     with served(_runtime(hostile_mesh, cache)) as client:
         captured = forger.headers(BASE + "/x")
         assert client.get("/x", headers=captured).status_code == 200
-        codes = [_problem(client.get("/x", headers=_failing_flood(forger, NOW + 900))) for _ in range(3)]
+        codes = [
+            _problem(client.get("/x", headers=_failing_flood(forger, NOW + 900))) for _ in range(3)
+        ]
         assert codes[0] == "dag.cycle"  # it fit: 33 keys, recorded before the DAG check
         assert codes[1:] == ["replay.unavailable"] * 2  # full: refused, 503
         assert len(cache) == 40

@@ -107,7 +107,9 @@ def test_an_ect_without_wid_resolves_parents_only_among_tasks_of_no_workflow(
         child = send(client, forger, forger.ect(claims={"par": [parent_jti], "wid": wid}))
         assert child.status_code == 200  # within its workflow it resolves
         root = str(uuid.uuid4())
-        assert send(client, forger, forger.ect(claims={"jti": root, "wid": DROP})).status_code == 200
+        assert (
+            send(client, forger, forger.ect(claims={"jti": root, "wid": DROP})).status_code == 200
+        )
         for in_workflow in (DROP, wid):  # a task of no workflow is a parent for either
             later = send(client, forger, forger.ect(claims={"par": [root], "wid": in_workflow}))
             assert later.status_code == 200
@@ -131,4 +133,4 @@ def test_upper_and_lower_case_spellings_of_one_uuid_are_one_task(
         child = send(client, forger, forger.ect(claims={"par": [other.upper()], "wid": wid}))
         assert child.status_code == 200
         assert received(runtime)[-1].par == (other,)  # recorded in the one spelling
-        assert [e.jti for e in received(runtime)][0] == jti
+        assert next(e.jti for e in received(runtime)) == jti

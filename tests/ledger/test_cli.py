@@ -71,7 +71,11 @@ def verify(url: str) -> tuple[int, str, str]:
 
 def test_an_intact_ledger_verifies(recorded: Recorded) -> None:
     head = recorded.entries[-1].hash
-    assert verify(recorded.url) == (0, f"ledger intact: 10 entries\nhead: entry 10 hash {head}\n", "")
+    assert verify(recorded.url) == (
+        0,
+        f"ledger intact: 10 entries\nhead: entry 10 hash {head}\n",
+        "",
+    )
 
 
 def test_an_anchored_head_is_checked(recorded: Recorded) -> None:

@@ -32,7 +32,7 @@ def stranger() -> Iterator[tuple[str, list[set[str]]]]:
     seen: list[set[str]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_GET(self) -> None:
             seen.append({name.lower() for name in self.headers})
             body = b'{"stranger": true}'
             self.send_response(200)
@@ -41,7 +41,7 @@ def stranger() -> Iterator[tuple[str, list[set[str]]]]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer((STRANGER_HOST, 0), Handler)

@@ -64,7 +64,9 @@ def test_32_ects_with_two_parents_each_walk_the_chain_once(ledger: Ledger) -> No
     chain = [str(uuid.uuid4()) for _ in range(DEPTH)]
     ledger.append(
         [
-            NewEntry("x.y.z", None, "received", ME, j, wid, CALLER, NOW - 60, tuple(chain[i - 1 : i]))
+            NewEntry(
+                "x.y.z", None, "received", ME, j, wid, CALLER, NOW - 60, tuple(chain[i - 1 : i])
+            )
             for i, j in enumerate(chain)
         ]
     )

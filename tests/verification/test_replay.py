@@ -76,7 +76,8 @@ def test_a_caller_holds_at_most_its_share_until_its_keys_expire() -> None:
 
 def test_an_empty_cache_given_to_the_runtime_is_the_one_it_uses(tmp_path: Path) -> None:
     cache = MemoryReplayCache(Clock())
-    assert not len(cache) and cache  # empty, and still a cache
+    assert not len(cache)
+    assert cache
     settings = Mesh(tmp_path).settings("b", "http://b.test")
     runtime = Runtime(settings, replay=cache)
     try:

@@ -459,18 +459,16 @@ class _Statements:
         # parents, each task once (UNION), with the first entry recording it in the scope
         # of workflow %s (that workflow's or none's; none's only when NULL); the outer
         # LIMIT stops the recursion after that many tasks.
-        first_match = (
-            "(SELECT m.seq FROM {s}.entries AS m WHERE m.jti = {jti}"
-            " AND (m.wid IS NULL OR m.wid = w.wid) ORDER BY m.seq LIMIT 1)"
-        )
         self.walk_parents = sql.SQL(
             "WITH RECURSIVE w(wid) AS MATERIALIZED (SELECT %s::text),"
             " walk(jti, seq) AS ("
-            " SELECT t.jti, " + first_match.replace("{jti}", "t.jti") + " FROM w,"
-            " unnest(%s::text[]) AS t(jti) WHERE t.jti IS NOT NULL"
+            " SELECT t.jti, (SELECT m.seq FROM {s}.entries AS m WHERE m.jti = t.jti"
+            " AND (m.wid IS NULL OR m.wid = w.wid) ORDER BY m.seq LIMIT 1)"
+            " FROM w, unnest(%s::text[]) AS t(jti) WHERE t.jti IS NOT NULL"
             " UNION"
-            " SELECT p.jti, " + first_match.replace("{jti}", "p.jti") + " FROM w, walk"
-            " JOIN {s}.entries AS e ON e.seq = walk.seq"
+            " SELECT p.jti, (SELECT m.seq FROM {s}.entries AS m WHERE m.jti = p.jti"
+            " AND (m.wid IS NULL OR m.wid = w.wid) ORDER BY m.seq LIMIT 1)"
+            " FROM w, walk JOIN {s}.entries AS e ON e.seq = walk.seq"
             " CROSS JOIN LATERAL unnest(e.par) AS p(jti) WHERE p.jti IS NOT NULL)"
             " SELECT found.jti, e.seq, e.wid, e.iat, e.par"
             " FROM (SELECT * FROM walk LIMIT %s) AS found"

@@ -16,7 +16,6 @@ from .jws import ECT
 from .keys import SigningKey
 from .wit import VerifiedWIT
 
-
 #: The longest ``exec_act`` accepted (and minted).
 EXEC_ACT_MAX_CHARS = 1024
 

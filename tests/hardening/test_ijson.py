@@ -1,7 +1,7 @@
 """I-JSON (RFC 7493): a NaN or an infinity is not JSON. A token whose header or claims hold
 one (``NaN``, ``Infinity``, ``-Infinity``, or a literal too large for a double) is refused
-when it is parsed, with the kind's ``malformed`` code, for every token kind, and nothing
-of it is recorded."""
+when it is parsed, for every token kind: in the claims with the kind's ``claims_invalid``
+code, in the JOSE header with its ``malformed``; and nothing of it is recorded."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ def test_a_non_ijson_number_is_refused_at_parse_time(
             headers = forger.headers(url, ects=[ect])
         response = client.get("/x", headers=headers)
         assert response.status_code == 400
-        assert response.json()["code"] == f"{kind}.malformed"
+        expected = "malformed" if where == "jose" else "claims_invalid"
+        assert response.json()["code"] == f"{kind}.{expected}"
         assert [e.direction for e in runtime.ledger.entries()] == ["minted"]  # the rejection
 
 

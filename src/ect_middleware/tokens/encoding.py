@@ -64,7 +64,8 @@ def json_object(data: bytes) -> dict[str, Any]:
     a lone surrogate, which fails later wherever the claim is encoded (a log line, a ledger
     row), so it is rejected here (I-JSON, RFC 7493 §2.1). Numbers must be finite (RFC 7493
     §2.2): ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON, and a literal too large
-    for a double (``1e400``) would read as an infinity; both raise ``ValueError``.
+    for a double (``1e400``) would read as an infinity; both raise ``NotIJSONNumber`` (a
+    ``ValueError``).
     """
     text = data.decode("utf-8")
     value = _DECODER.decode(text)
@@ -87,14 +88,18 @@ def json_size(value: object) -> int:
     return len(_SIZE_ENCODER.encode(value).encode("utf-8"))
 
 
+class NotIJSONNumber(ValueError):
+    """A NaN or an infinity in JSON text (not I-JSON, RFC 7493 §2.2)."""
+
+
 def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not an I-JSON number")
+    raise NotIJSONNumber(f"{name} is not an I-JSON number")
 
 
 def _finite(literal: str) -> float:
     value = float(literal)
     if not math.isfinite(value):
-        raise ValueError("number out of the I-JSON range")
+        raise NotIJSONNumber("number out of the I-JSON range")
     return value
 
 

@@ -143,6 +143,8 @@ class Calls:
         self.failures: list[str] = []
         self.generations_sent: set[str] = set()
         self.lock = threading.Lock()
+        #: (sent, returned) generation prefixes of the last call per middleware and client
+        self.last: dict[tuple[str, str], tuple[str, str]] = {}
 
     def one(self, stack: str, client: str) -> set[str]:
         """One call; the key generations (cnf thumbprints) of the pairs it used."""
@@ -161,6 +163,7 @@ class Calls:
         sent = _generation(body["sent_wit"])
         with self.lock:
             self.generations_sent.add(sent)
+        self.last[(stack, client)] = (sent[:8], _generation(returned)[:8])
         return {sent, _generation(returned)}
 
     def probe(self) -> set[str]:
@@ -210,7 +213,8 @@ def test_the_service_key_rotates_with_its_wit_under_traffic(tmp_path: Path) -> N
                 assert calls.probe() == {generations[-1]}  # the last good pair is kept
                 reissue_wit(mesh.identities, a.id)  # 2. the WIT that confirms the new key
                 clock.offset += STEP
-                assert calls.probe() == {new}  # both agree: the new pair, everywhere
+                used = calls.probe()
+                assert used == {new}, f"expected {new[:8]}; (sent, returned): {calls.last}"
                 generations.append(new)
         finally:
             stop.set()

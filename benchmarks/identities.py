@@ -51,33 +51,44 @@ class Identities:
         return Settings(**values).validated()
 
     def request_headers(
-        self, *, par: Sequence[str] | None = None, wid: str | None = None
+        self,
+        *,
+        par: Sequence[str] | None = None,
+        wid: str | None = None,
+        each: Sequence[Sequence[str]] | None = None,
     ) -> list[tuple[str, str]]:
         """Fresh, valid headers for one request from the caller: its WIT, a WPT bound to the
         service's URL and one ECT. Its parents are ``par``, by default one task unknown to
-        the service (point to point: the caller's earlier task is in the caller's ledger)."""
-        ect = mint_ect(
-            self.caller_key,
-            iss=CALLER,
-            aud=SERVICE,
-            par=[str(uuid.uuid4())] if par is None else par,
-            exec_act="plan",
-            wid=wid or str(uuid.uuid4()),
-            limits=Limits(),
-            clock=system_clock,
-        )
+        the service (point to point: the caller's earlier task is in the caller's ledger).
+        With ``each``, one ECT per entry of it, whose parents that entry lists."""
+        wid = wid or str(uuid.uuid4())
+        pars = [[str(uuid.uuid4())] if par is None else par] if each is None else each
+        tokens = [
+            mint_ect(
+                self.caller_key,
+                iss=CALLER,
+                aud=SERVICE,
+                par=parents,
+                exec_act="plan",
+                wid=wid,
+                limits=Limits(),
+                clock=system_clock,
+            ).token
+            for parents in pars
+        ]
+        joined = ", ".join(tokens)
         wpt = mint_wpt(
             self.caller_key,
             self.caller_wit,
             SERVICE_URL + PATH,
-            Bindings(execution_context=ect.token),
+            Bindings(execution_context=joined),
             lifetime=60,
             clock=system_clock,
         )
         return [
             ("workload-identity-token", self.caller_wit),
             ("workload-proof-token", wpt),
-            ("execution-context", ect.token),
+            ("execution-context", joined),
             ("content-type", "application/json"),
         ]
 

@@ -62,6 +62,8 @@ async def context() -> dict[str, Any]:
 
 @app.post("/delegate")
 async def delegate(request: Delegation) -> Any:
+    if not to_peers([request]):
+        return not_a_peer()
     if not allowed(request.classification):
         return denied(request.classification)
     return await call(request)
@@ -71,6 +73,8 @@ async def delegate(request: Delegation) -> Any:
 async def fanout(request: FanOut) -> Any:
     """Call several services at once (fan-out), then one more whose ECT has all of their
     completions as parents (fan-in)."""
+    if not to_peers([*request.calls, *([request.then] if request.then else [])]):
+        return not_a_peer()
     if not allowed(request.classification):
         return denied(request.classification)
     results = await asyncio.gather(*(call(c) for c in request.calls))
@@ -92,6 +96,18 @@ async def call(target: Call) -> dict[str, Any]:
         "downstream": downstream,
         "sent": sent_task_id(response.request.headers),
     }
+
+
+def to_peers(targets: list[Call]) -> bool:
+    """Whether every URL the client asked for belongs to a configured peer (ECT_PEERS).
+    Anything else is refused: these endpoints serve callers that need not authenticate
+    (an entry path), and must not fetch whatever URL they name (SSRF)."""
+    ctx = current_context()
+    return ctx is not None and all(ctx.runtime.peer_for(t.url) is not None for t in targets)
+
+
+def not_a_peer() -> JSONResponse:
+    return JSONResponse({"error": "not a configured peer"}, status_code=400)
 
 
 def allowed(classification: str | None) -> bool:

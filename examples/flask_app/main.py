@@ -54,6 +54,8 @@ def context() -> Any:
 @app.post("/delegate")
 def delegate() -> Any:
     body = request.get_json(force=True)
+    if not to_peers([body]):
+        return not_a_peer()
     if not allowed(body.get("classification")):
         return denied(body.get("classification"))
     return jsonify(call(body))
@@ -65,6 +67,8 @@ def fanout() -> Any:
     the request context into the threads), then one more whose ECT has all of their
     completions as parents (fan-in)."""
     body = request.get_json(force=True)
+    if not to_peers([*body.get("calls", []), *([body["then"]] if body.get("then") else [])]):
+        return not_a_peer()
     if not allowed(body.get("classification")):
         return denied(body.get("classification"))
     results = list(pool.map(bind_context(call), body.get("calls", [])))
@@ -86,6 +90,23 @@ def call(target: dict[str, Any]) -> dict[str, Any]:
         "downstream": downstream,
         "sent": sent_task_id(response.request.headers),
     }
+
+
+def to_peers(targets: list[Any]) -> bool:
+    """Whether every URL the client asked for belongs to a configured peer (ECT_PEERS).
+    Anything else is refused: these endpoints serve callers that need not authenticate
+    (an entry path), and must not fetch whatever URL they name (SSRF)."""
+    ctx = current_context()
+    return ctx is not None and all(
+        isinstance(t, dict)
+        and isinstance(t.get("url"), str)
+        and ctx.runtime.peer_for(t["url"]) is not None
+        for t in targets
+    )
+
+
+def not_a_peer() -> Any:
+    return jsonify(error="not a configured peer"), 400
 
 
 def allowed(classification: str | None) -> bool:

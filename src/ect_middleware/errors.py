@@ -59,6 +59,7 @@ _register(
     ect__issuer_mismatch="ECT issuer is not the authenticated caller",
     ect__audience_mismatch="ECT audience does not include this service",
     ect__issued_in_future="ECT issued in the future",
+    ect__lifetime_exceeded="ECT lifetime exceeds the maximum",
     ect__invalid_id="ECT jti, wid or par entry is not a UUID",
     ect__ext_too_large="ECT ext claim too large",
     ect__ext_too_deep="ECT ext claim nested too deeply",
@@ -78,6 +79,7 @@ _register(403, policy__denied="denied by policy")
 _register(403, caller__not_allowed="caller not allowed for this route")
 _register(503, ledger__unavailable="audit ledger unavailable")
 _register(503, replay__unavailable="replay cache unavailable")
+_register(429, replay__caller_limit="caller holds too many live replay-cache entries")
 
 
 class ECTError(Exception):

@@ -22,6 +22,8 @@ class Limits:
     leeway: int = 60
     dag_skew: int = 30
     ect_lifetime: int = 300
+    #: the longest ECT accepted: ``exp - iat`` and ``exp - now`` (+ leeway) at most this
+    ect_max_lifetime: int = 900
     wpt_lifetime: int = 60
     wpt_max_lifetime: int = 300
     max_parents: int = 256
@@ -29,3 +31,9 @@ class Limits:
     max_ancestors: int = 10_000
     ext_max_bytes: int = 4096
     ext_max_depth: int = 5
+    #: live replay-cache keys one caller may hold in one process's cache
+    replay_max_per_caller: int = 100_000
+    #: rejections recorded with an entry of their own: a burst, then a rate; the others
+    #: are counted into the next one recorded (``rejection_budget``)
+    rejections_recorded_burst: int = 1000
+    rejections_recorded_per_second: float = 10.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +24,7 @@ from .ledger import Ledger, NewEntry, open_ledger
 from .ledger.writer import LedgerWriter
 from .limits import Limits
 from .logs import log
+from .rejection_budget import RejectionBudget
 from .tokens import jws
 from .tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from .tokens.encoding import sha256_b64url
@@ -49,6 +50,15 @@ OUTBOUND_HEADERS = ("Workload-Identity-Token", "Workload-Proof-Token", "Executio
 
 
 @dataclass(frozen=True)
+class Identity:
+    """This service's signing key and the WIT that confirms it: always used together, so
+    that nothing goes out signed by one key with a WIT that names another."""
+
+    key: SigningKey = field(repr=False)
+    wit: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class OutboundCall:
     """The tokens attached to one outbound request, and who it goes to."""
 
@@ -67,10 +77,15 @@ class Runtime:
         self.workload_id: str = str(settings.workload_id)
         self.limits: Limits = settings.limits
         self.clock = settings.clock
+        self._key_file = str(settings.key_file)
         with setting("ECT_KEY_FILE"):
-            self.key: SigningKey = load_signing_key(str(settings.key_file))
+            load_signing_key(self._key_file)  # named at startup; the pair is read below
+        # The key and the WIT rotate together: both files are re-read when either changes,
+        # and the pair is swapped only once the new WIT confirms the new key.
         with setting("ECT_WIT_FILE"):
-            self._wit = WatchedFile(str(settings.wit_file), self._read_own_wit, settings.clock)
+            self._identity = WatchedFile(
+                str(settings.wit_file), self._read_identity, settings.clock, also=(self._key_file,)
+            )
         trust: Callable[[], TrustBundle]
         with setting("ECT_TRUST_BUNDLE"):
             if is_inline(str(settings.trust_bundle)):  # given as JSON: fixed for the process
@@ -88,7 +103,13 @@ class Runtime:
             self.ledger = ledger or open_ledger(settings.ledger, clock=self.clock)
         self._writer = LedgerWriter(self.ledger)
         with setting("ECT_REPLAY"):
-            self.replay = replay or open_replay_cache(settings.replay, self.clock)
+            self.replay = (
+                replay
+                if replay is not None
+                else open_replay_cache(
+                    settings.replay, self.clock, max_per_caller=self.limits.replay_max_per_caller
+                )
+            )
         self._store = LedgerTaskStore(self.ledger, self.workload_id)
         self.verifier = RequestVerifier(
             workload_id=self.workload_id,
@@ -101,18 +122,32 @@ class Runtime:
             dag_mode=settings.dag_mode,
             require_ect_binding=settings.require_ect_binding,
         )
+        self._rejections = RejectionBudget(
+            self.clock,
+            self.limits.rejections_recorded_burst,
+            self.limits.rejections_recorded_per_second,
+        )
         # Longest prefix first, so a more specific peer entry wins.
         self._peers = sorted(settings.peers.items(), key=lambda kv: len(kv[0]), reverse=True)
         self._non_peers = NonPeerHosts(settings.peers)
         self._wit_expiry = OwnWITExpiry(settings.wit_expiry_warning, self.clock)
-        self._wit_expiry.check(self._wit.get())
+        self._wit_expiry.check(self._identity.get().wit)
+
+    @property
+    def identity(self) -> Identity:
+        """This service's current key and WIT (re-read when either file is replaced). Take
+        it once per use: ``key`` and ``wit`` read separately may straddle a rotation."""
+        identity = self._identity.get()
+        self._wit_expiry.check(identity.wit)
+        return identity
+
+    @property
+    def key(self) -> SigningKey:
+        return self.identity.key
 
     @property
     def wit(self) -> str:
-        """This service's current WIT (re-read when its file is replaced)."""
-        token = self._wit.get()
-        self._wit_expiry.check(token)
-        return token
+        return self.identity.wit
 
     # -- inbound ---------------------------------------------------------------------------
 
@@ -153,18 +188,34 @@ class Runtime:
         rejection): no caller, no parents, a workflow of its own."""
         return self._new_context(None, (), None, exec_act, rejection=error)
 
-    def complete(self, ctx: RequestContext, status: int) -> list[tuple[str, str]]:
+    def record_rejection(self, ctx: RequestContext, status: int) -> bool:
+        """Mint the signed record of ``ctx``'s enforced rejection, if the rejection budget
+        allows (True; flush ``ctx`` then); otherwise only count it (False)."""
+        assert ctx.rejection is not None
+        unrecorded = self._rejections.admit(ctx.rejection.code)
+        if unrecorded is None:
+            return False
+        self.complete(ctx, status, unrecorded=unrecorded)
+        return True
+
+    def complete(
+        self, ctx: RequestContext, status: int, *, unrecorded: Mapping[str, int] | None = None
+    ) -> list[tuple[str, str]]:
         """Mint the request's completion ECT; the headers that return it. Flush before
-        sending them."""
+        sending them. ``unrecorded``: rejections counted but not recorded since the last
+        recorded one, by code."""
         if not ctx.claim_completion():
-            done = ctx.completion
-            return [] if done is None else self._completion_headers(done)
+            done, wit = ctx.completion, ctx.completion_wit
+            return [] if done is None or wit is None else self._completion_headers(done, wit)
+        identity = self.identity
         ext: dict[str, Any] = {"http_status": status}
         # The caller reads the completion: in the form its ECTs used, else its peer setting.
         drafts = {p.draft for p in ctx.parents}
         draft = drafts.pop() if len(drafts) == 1 else self._draft_for_workload(ctx.caller)
         if ctx.rejection is not None:
             ext["code"] = ctx.rejection.code
+        if unrecorded:
+            ext["unrecorded_rejections"] = dict(unrecorded)
         decision = "approved" if ctx.rejection is None else "rejected"
         claims = self.mint(
             ctx,
@@ -173,9 +224,10 @@ class Runtime:
             policy=Policy(INBOUND_POLICY, decision, self.workload_id),
             ext=ext,
             draft=draft,
+            identity=identity,
         )
-        ctx.set_completion(claims)
-        return self._completion_headers(claims)
+        ctx.set_completion(claims, identity.wit)
+        return self._completion_headers(claims, identity.wit)
 
     def complete_root(self, ctx: RequestContext, *, failed: bool) -> ECTClaims | None:
         """Mint the completion ECT of a root task (``begin_root``); flush afterwards.
@@ -185,13 +237,14 @@ class Runtime:
         """
         if not ctx.claim_completion():
             return ctx.completion
+        identity = self.identity
         ext = {"outcome": "failed" if failed else "completed"}
-        claims = self.mint(ctx, aud=self.workload_id, jti=ctx.task_id, ext=ext)
-        ctx.set_completion(claims)
+        claims = self.mint(ctx, aud=self.workload_id, jti=ctx.task_id, ext=ext, identity=identity)
+        ctx.set_completion(claims, identity.wit)
         return claims
 
-    def _completion_headers(self, claims: ECTClaims) -> list[tuple[str, str]]:
-        return [("Execution-Context", claims.token), ("Workload-Identity-Token", self.wit)]
+    def _completion_headers(self, claims: ECTClaims, wit: str) -> list[tuple[str, str]]:
+        return [("Execution-Context", claims.token), ("Workload-Identity-Token", wit)]
 
     # -- minting ---------------------------------------------------------------------------
 
@@ -207,15 +260,18 @@ class Runtime:
         exec_act: str | None = None,
         is_parent_of_later: bool = False,
         draft: Draft | None = None,
+        identity: Identity | None = None,
     ) -> ECTClaims:
-        """Mint an ECT for work done on ``ctx``; its record goes with the request's next
-        flush, which must come before the ECT leaves this service."""
+        """Mint an ECT for work done on ``ctx``, with ``identity`` (by default the current
+        one); its record goes with the request's next flush, which must come before the ECT
+        leaves this service."""
+        identity = identity or self.identity
         parents = ctx.next_parents()
         if len(parents) > self.limits.max_parents:
             log.warning("ect.parents_truncated", kept=self.limits.max_parents, had=len(parents))
             parents = parents[: self.limits.max_parents]
         claims = mint_ect(
-            self.key,
+            identity.key,
             iss=self.workload_id,
             aud=aud,
             par=parents,
@@ -237,7 +293,7 @@ class Runtime:
             [
                 NewEntry.from_claims(
                     claims,
-                    wit=self.wit,
+                    wit=identity.wit,
                     direction="minted",
                     recorder=self.workload_id,
                     trace_id=ctx.trace_id,
@@ -324,17 +380,19 @@ class Runtime:
         if peer is None:
             self._non_peers.report(url)
             return None
+        identity = self.identity  # one pair for the ECT, the WPT and the WIT sent with them
         ect = self.mint(
             ctx,
             aud=peer.workload,
             inp_hash=sha256_b64url(body) if body else None,
             draft=peer.ect_draft,
+            identity=identity,
         )
-        wit = self.wit
+        wit = identity.wit
         parts = urlsplit(url)
         target = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
         wpt = mint_wpt(
-            self.key,
+            identity.key,
             wit,
             target,
             Bindings(
@@ -372,8 +430,8 @@ class Runtime:
             if any(e.wid not in (None, ctx.workflow_id) for e in ects):
                 raise ECTError("ect.wid_mismatch", "response ECT of another workflow")
             for e in ects:
-                key = f"ect|{self.workload_id}|{e.wid}|{e.jti}"
-                if not self.replay.first_use(key, e.exp + self.limits.leeway):
+                key = f"ect|{self.workload_id}|{e.jti}"
+                if not self.replay.first_use(key, e.exp + self.limits.leeway, peer):
                     raise ECTError("ect.replayed", "response ECT already seen")
             unresolved = check_dag(ects, self._store, self.limits, self.settings.dag_mode)
         except ECTError as exc:
@@ -483,12 +541,34 @@ class Runtime:
         )
 
     def close(self) -> None:
+        self._record_unrecorded_rejections()
         self._writer.close()
         self.ledger.close()
         self.replay.close()
 
-    def _read_own_wit(self, path: str) -> str:
-        """Read this service's WIT; it must name this workload and confirm this key."""
+    def _record_unrecorded_rejections(self) -> None:
+        """The rejections counted but not yet recorded get a signed record of their own."""
+        counted = self._rejections.drain()
+        if not counted:
+            return
+        ctx = self._new_context(None, (), None, lambda: "ect-middleware rejections")
+        try:
+            self.mint(
+                ctx,
+                aud=self.workload_id,
+                policy=Policy(INBOUND_POLICY, "rejected", self.workload_id),
+                ext={"unrecorded_rejections": counted},
+            )
+            self.flush(ctx)
+        except (LedgerError, ECTError, ValueError) as exc:
+            log.error("ect.ledger_failed", reason=str(exc), unrecorded_rejections=counted)
+
+    def _read_identity(self, path: str) -> Identity:
+        """Read this service's key (``ECT_KEY_FILE``) and WIT (``path``); the WIT must name
+        this workload and confirm this key (its ``cnf.jwk``). A mismatch (for example a
+        rotation half done: the new key, the old WIT) raises, so the last good pair is
+        kept until both files agree."""
+        key = load_signing_key(self._key_file)
         try:
             with open(path, encoding="ascii") as handle:
                 token = handle.read().strip()
@@ -502,9 +582,9 @@ class Runtime:
             thumbprint = None
         if payload.get("sub") != self.workload_id:
             raise ConfigurationError(f"WIT file {path} is not a WIT for {self.workload_id}")
-        if thumbprint != self.key.public.thumbprint:
+        if thumbprint != key.public.thumbprint:
             raise ConfigurationError(f"WIT file {path} does not confirm ECT_KEY_FILE's key")
-        return token
+        return Identity(key, token)
 
 
 def _log_failed_write(written: Future[Any]) -> None:

@@ -15,16 +15,25 @@ T = TypeVar("T")
 
 
 class WatchedFile(Generic[T]):
-    """Holds ``loader(path)``; checks the file at most every ``interval`` seconds.
+    """Holds ``loader(path)``; checks the file (and the files in ``also``, which the loader
+    reads too) at most every ``interval`` seconds, and loads again when any has changed.
 
     A file that changes into something unusable is reported and the last good value kept,
-    so a half-written rotation never takes a service down.
+    so a half-written rotation never takes a service down; it is tried again at every
+    check until it loads.
     """
 
     def __init__(
-        self, path: str, loader: Callable[[str], T], clock: Clock, interval: float = 1.0
+        self,
+        path: str,
+        loader: Callable[[str], T],
+        clock: Clock,
+        interval: float = 1.0,
+        *,
+        also: tuple[str, ...] = (),
     ) -> None:
         self._path = path
+        self._paths = (path, *also)
         self._loader = loader
         self._clock = clock
         self._interval = interval
@@ -51,7 +60,7 @@ class WatchedFile(Generic[T]):
         as the step."""
         return 0 <= now - self._checked < self._interval
 
-    def _reload(self, stamp: tuple[int, int, int] | None) -> None:
+    def _reload(self, stamp: tuple[tuple[int, int, int] | None, ...]) -> None:
         try:
             self._value = self._loader(self._path)
             self._stamp = stamp
@@ -59,9 +68,13 @@ class WatchedFile(Generic[T]):
         except ConfigurationError as exc:
             log.error("ect.config.reload_failed", file=self._path, reason=str(exc))
 
-    def _stat(self) -> tuple[int, int, int] | None:
-        try:
-            st = os.stat(self._path)
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
+    def _stat(self) -> tuple[tuple[int, int, int] | None, ...]:
+        return tuple(_stamp(path) for path in self._paths)
+
+
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)

@@ -144,3 +144,38 @@ def test_each_node_names_its_role_and_target(agents: Agents) -> None:
 def agents_b_id(flow: Workflow) -> str:
     (recorder,) = {r for t in flow.tasks.values() for r in t.recorded_by}
     return recorder
+
+
+def _strict(raw: str) -> object:
+    """JSON as a browser's ``JSON.parse`` reads it: no NaN, no Infinity."""
+
+    def refuse(name: str) -> object:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(raw, parse_constant=refuse)
+
+
+def test_the_page_survives_whatever_a_ledger_holds() -> None:
+    from ect_middleware.audit import Task, Workflow
+
+    deep: object = "bottom"
+    for _ in range(200):
+        deep = [deep]
+    claims = {
+        "exec_act": "x",
+        "ext": {"nan": float("nan"), "inf": float("inf"), "ninf": float("-inf"), "deep": deep},
+        "odd": {1: b"bytes", "set": {"a"}},
+    }
+    tasks = [
+        Task("t1", "spiffe://x.example/a", "x", float("nan"), (), claims),
+        Task("t2", "spiffe://x.example/a", "y", float("inf"), ("t1",), {"iat": float("-inf")}),
+    ]
+    flow = Workflow("w", {t.jti: t for t in tasks})
+    page = to_html(flow)
+    (raw,) = DATA.findall(page)
+    data = _strict(raw)
+    assert isinstance(data, dict)
+    ext = data["tasks"][0]["claims"]["ext"]
+    assert (ext["nan"], ext["inf"], ext["ninf"]) == ("nan", "inf", "-inf")
+    assert "(nested too deep)" in json.dumps(ext["deep"])
+    assert [t["time"] for t in data["tasks"]] == ["?", "?"]

@@ -54,3 +54,21 @@ def test_labels_cannot_carry_markup() -> None:
     text = to_mermaid(flow)
     assert "<img" not in text
     assert "#lt;img src=x onerror=alert(1)#gt;#quot;]" in text
+
+
+def test_labels_cannot_carry_directives_comments_or_quotes() -> None:
+    act = "%%{init: {'theme': 'dark'}}%%\n%% comment\" ] --> evil[\"x` #quot;"
+    hostile = Task(
+        "t", "spiffe://x.example/a%%b", act, 0.0, (), {"pol": "p'%%", "pol_decision": "d"}
+    )
+    text = to_mermaid(Workflow("w", {"t": hostile}))
+    label = text.splitlines()[1]
+    assert "%" not in text
+    assert label.count('"') == 2
+    assert label.startswith('  t1["')
+    assert label.endswith('"]')
+    for raw in ("'", "`", "\n%%", '#quot;"'):
+        assert raw not in label
+    assert "#35;quot;" in label  # a literal entity code stays literal
+    assert "evil" in label
+    assert "-->" not in label.replace("#gt;", "")

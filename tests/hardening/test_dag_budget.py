@@ -14,7 +14,7 @@ import pytest
 from ect_middleware.errors import ECTError
 from ect_middleware.limits import Limits
 from ect_middleware.tokens.ect import ECTClaims, mint_ect
-from ect_middleware.verification.dag import TaskRef, check_dag
+from ect_middleware.verification.dag import TaskRef, check_dag, in_scope
 
 from ..support.mesh import Mesh
 from ._hostile import NOW
@@ -32,9 +32,9 @@ class Tasks:
     def lookup(self, jti: str, wid: str | None) -> TaskRef | None:
         self.lookups += 1
         task = self.tasks.get(jti)
-        return task if task is not None and wid in (None, task.wid) else None
+        return task if task is not None and in_scope(task.wid, wid) else None
 
-    def already_received(self, jti: str, wid: str | None) -> bool:
+    def already_recorded(self, jti: str) -> bool:
         return False
 
     def chain(self, wid: str, length: int) -> str:

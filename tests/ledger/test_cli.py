@@ -71,7 +71,48 @@ def verify(url: str) -> tuple[int, str, str]:
 
 
 def test_an_intact_ledger_verifies(recorded: Recorded) -> None:
-    assert verify(recorded.url) == (0, "ledger intact: 10 entries\n", "")
+    head = recorded.entries[-1].hash
+    assert verify(recorded.url) == (
+        0,
+        f"ledger intact: 10 entries\nhead: entry 10 hash {head}\n",
+        "",
+    )
+
+
+def test_an_anchored_head_is_checked(recorded: Recorded) -> None:
+    """The head printed by an earlier verify, kept elsewhere, catches what the unkeyed
+    chain cannot: a ledger rewritten whole with every hash recomputed."""
+    anchor = recorded.entries[6].hash  # the head as it was at entry 7, anchored then
+    done = ect_cli("ledger", "verify", "--ledger", recorded.url, "--expect-head", anchor.upper())
+    assert done.returncode == 0
+    assert done.stdout.endswith("anchored head found at entry 7 (3 entries recorded since)\n")
+    with sqlite3.connect(recorded.path) as db:
+        rewrite_from(db, recorded, 5)  # a forgery that the chain walk alone cannot see
+    assert verify(recorded.url)[0] == 0
+    done = ect_cli("ledger", "verify", "--ledger", recorded.url, "--expect-head", anchor)
+    assert done.returncode == 1
+    assert f"anchored head {anchor} NOT FOUND" in done.stdout
+    bad = ect_cli("ledger", "verify", "--ledger", recorded.url, "--expect-head", "abc")
+    assert (bad.returncode, bad.stdout) == (2, "")
+    assert "64 hexadecimal digits" in bad.stderr
+
+
+def rewrite_from(db: sqlite3.Connection, r: Recorded, seq: int) -> None:
+    """Backdate entry ``seq`` by a day and reseal it and every later one, head included:
+    a rewrite with every hash recomputed, which the chain walk alone cannot tell."""
+    kept, prev_hash = r.entries[seq - 1 :], r.entries[seq - 2].hash
+    db.execute("DELETE FROM entries WHERE seq >= ?", (seq,))
+    for n, old in enumerate(kept, start=seq):
+        when = old.recorded_us - (86_400_000_000 if n == seq else 0)
+        new = seal(old, seq=n, recorded_us=when, prev_hash=prev_hash)
+        db.execute(
+            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (new.seq, new.ect, new.wit, new.direction, new.recorder, new.jti, new.wid,
+             new.iss, new.iat, json.dumps(list(new.par)), json.dumps(list(new.unresolved)),
+             new.recorded_us, new.prev_hash, new.hash),
+        )  # fmt: skip
+        prev_hash = new.hash
+    db.execute("UPDATE chain_head SET seq = ?, hash = ?", (seq + len(kept) - 1, prev_hash))
 
 
 def _forged(recorded: Recorded, seq: int, prev_hash: str) -> tuple[object, ...]:
@@ -209,7 +250,8 @@ def test_the_url_defaults_to_ect_ledger_then_the_working_folder(
     recorded: Recorded, tmp_path: Path
 ) -> None:
     from_env = ect_cli("ledger", "verify", env={"ECT_LEDGER": recorded.url})
-    assert (from_env.returncode, from_env.stdout) == (0, "ledger intact: 10 entries\n")
+    assert from_env.returncode == 0
+    assert from_env.stdout.startswith("ledger intact: 10 entries\nhead: entry 10 hash ")
     folder = tmp_path / "elsewhere"
     folder.mkdir()
     default = ect_cli("ledger", "verify", cwd=folder)

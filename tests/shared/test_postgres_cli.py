@@ -74,7 +74,12 @@ def verify(url: str) -> tuple[int, str, str]:
 
 
 def test_an_intact_ledger_verifies(recorded: Recorded) -> None:
-    assert verify(recorded.url) == (0, "ledger intact: 10 entries\n", "")
+    head = recorded.entries[-1].hash
+    assert verify(recorded.url) == (
+        0,
+        f"ledger intact: 10 entries\nhead: entry 10 hash {head}\n",
+        "",
+    )
 
 
 COLUMNS = (

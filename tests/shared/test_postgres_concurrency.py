@@ -69,4 +69,5 @@ def test_four_processes_of_four_threads_never_fork_the_chain(schema: str, pg_url
     assert verify_chain(recorded, ledger.head()) == ChainReport(True, total)
     ledger.close()
     done = ect_cli("ledger", "verify", "--ledger", pg_url)
-    assert (done.returncode, done.stdout) == (0, f"ledger intact: {total} entries\n")
+    assert done.returncode == 0
+    assert done.stdout.startswith(f"ledger intact: {total} entries\nhead: entry {total} hash ")

@@ -144,3 +144,14 @@ def test_ect_replay_selects_redis(mesh: Mesh, redis_url: str, redis_prefix: str)
     assert isinstance(runtime.replay, RedisReplayCache)
     assert runtime.replay.prefix == redis_prefix
     runtime.close()
+
+
+def test_a_caller_holds_at_most_its_share(redis_url: str) -> None:
+    cache = open_replay_cache(redis_url, fixed, max_per_caller=2)
+    assert cache.first_use("m1", NOW + 60, "mallory")
+    assert not cache.first_use("m1", NOW + 60, "mallory")  # a replay is not charged
+    assert cache.first_use("m2", NOW + 60, "mallory")
+    with pytest.raises(ECTError) as refused:
+        cache.first_use("m3", NOW + 60, "mallory")
+    assert (refused.value.code, refused.value.status) == ("replay.caller_limit", 429)
+    assert cache.first_use("a1", NOW + 60, "alice")

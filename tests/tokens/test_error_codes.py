@@ -50,5 +50,5 @@ def test_raised_code_is_registered(code: str) -> None:
 def test_registered_code_builds_a_problem_document(code: str) -> None:
     problem = ECTError(code, "detail").problem()
     assert problem["code"] == code
-    assert problem["status"] in (400, 403, 503)
+    assert problem["status"] in (400, 403, 429, 503)
     assert problem["type"] == f"urn:ect-middleware:error:{code}"

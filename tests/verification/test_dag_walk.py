@@ -35,8 +35,8 @@ class OneByOne:
         self.lookups += 1
         return self._store.lookup(jti, wid)
 
-    def already_received(self, jti: str, wid: str | None) -> bool:
-        return self._store.already_received(jti, wid)
+    def already_recorded(self, jti: str) -> bool:
+        return self._store.already_recorded(jti)
 
 
 def _claims(jti: str, wid: str | None, par: Sequence[str], iat: float = NOW) -> ECTClaims:

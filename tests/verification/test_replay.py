@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from ect_middleware.errors import ECTError
+from ect_middleware.runtime import Runtime
 from ect_middleware.verification.replay import MemoryReplayCache
+
+from ..support.mesh import Mesh
 
 
 class Clock:
@@ -36,15 +44,44 @@ def test_expired_keys_are_forgotten() -> None:
     assert len(cache) == 1
 
 
-def test_when_full_the_key_closest_to_expiry_goes_first() -> None:
+def test_when_full_a_new_key_is_refused_and_no_live_key_is_forgotten() -> None:
     clock = Clock()
     cache = MemoryReplayCache(clock, max_entries=3)
     cache.first_use("late", clock.now + 300)
     cache.first_use("soon", clock.now + 5)
     cache.first_use("later", clock.now + 600)
-    cache.first_use("new", clock.now + 60)  # full: "soon" is dropped
+    with pytest.raises(ECTError) as refused:
+        cache.first_use("new", clock.now + 60)
+    assert (refused.value.code, refused.value.status) == ("replay.unavailable", 503)
     assert len(cache) == 3
-    assert not cache.first_use("late", clock.now + 300)
-    assert not cache.first_use("later", clock.now + 600)
-    assert not cache.first_use("new", clock.now + 60)
-    assert cache.first_use("soon", clock.now + 5)
+    for key in ("late", "soon", "later"):
+        assert not cache.first_use(key, clock.now + 600)  # still a replay
+    clock.now += 5  # "soon" expires: room again
+    assert cache.first_use("new", clock.now + 60)
+
+
+def test_a_caller_holds_at_most_its_share_until_its_keys_expire() -> None:
+    clock = Clock()
+    cache = MemoryReplayCache(clock, max_per_caller=2)
+    assert cache.first_use("m1", clock.now + 10, "mallory")
+    assert cache.first_use("m2", clock.now + 20, "mallory")
+    assert not cache.first_use("m2", clock.now + 20, "mallory")  # a replay costs nothing
+    with pytest.raises(ECTError) as refused:
+        cache.first_use("m3", clock.now + 20, "mallory")
+    assert (refused.value.code, refused.value.status) == ("replay.caller_limit", 429)
+    assert cache.first_use("a1", clock.now + 20, "alice")  # others are not affected
+    clock.now += 10
+    assert cache.first_use("m3", clock.now + 20, "mallory")
+
+
+def test_an_empty_cache_given_to_the_runtime_is_the_one_it_uses(tmp_path: Path) -> None:
+    cache = MemoryReplayCache(Clock())
+    assert not len(cache)
+    assert cache
+    settings = Mesh(tmp_path).settings("b", "http://b.test")
+    runtime = Runtime(settings, replay=cache)
+    try:
+        assert runtime.replay is cache
+        assert runtime.verifier._replay is cache
+    finally:
+        runtime.close()

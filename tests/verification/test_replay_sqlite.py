@@ -78,3 +78,29 @@ def test_a_wpt_used_at_one_worker_is_a_replay_at_the_other(mesh: Mesh, tmp_path:
         assert get(one, headers).status_code == 200
         replayed = get(two, headers)
         assert (replayed.status_code, code(replayed)) == (400, "wpt.replayed")
+
+
+def test_expired_keys_are_purged_not_kept_until_someone_reuses_them(tmp_path: Path) -> None:
+    path, now = tmp_path / "replay.db", [1000.0]
+    first = SQLiteReplayCache(path, lambda: now[0])
+    for n in range(10):
+        assert first.first_use(f"old-{n}", 1060.0)
+    first.close()
+    now[0] = 2000.0  # every key above has expired; a (re)started process purges them
+    second = SQLiteReplayCache(path, lambda: now[0])
+    assert second.first_use("new", 2060.0)
+    second.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT key FROM replay").fetchall() == [("new",)]
+
+
+def test_a_caller_holds_at_most_its_share(tmp_path: Path) -> None:
+    cache = SQLiteReplayCache(tmp_path / "replay.db", lambda: 1000.0, max_per_caller=2)
+    assert cache.first_use("m1", 1060.0, "mallory")
+    assert not cache.first_use("m1", 1060.0, "mallory")  # a replay is not charged
+    assert cache.first_use("m2", 1060.0, "mallory")
+    with pytest.raises(ECTError) as refused:
+        cache.first_use("m3", 1060.0, "mallory")
+    assert refused.value.code == "replay.caller_limit"
+    assert cache.first_use("a1", 1060.0, "alice")
+    cache.close()

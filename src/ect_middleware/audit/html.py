@@ -5,7 +5,8 @@ Everything is inline: the layout is computed here (``layout.layered_layout``) an
 SVG, so the picture is there even with scripts off; a small script adds pan, zoom, search
 and the claims panel. Claims are written by other parties, so they reach the page only as
 escaped SVG text and as JSON inside ``<script type="application/json">`` with ``<``, ``>``
-and ``&`` escaped; the Content-Security-Policy admits only this file's own style and
+and ``&`` escaped, strict JSON whatever the ledger held (``_json_safe``); the
+Content-Security-Policy admits only this file's own style and
 script (by hash) and no network at all, a second wall should an escape ever be missed.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 from datetime import datetime, timezone
 from html import escape
@@ -228,7 +230,9 @@ def _stats(flow: Workflow, tasks: list[Task]) -> str:
 
 
 def _page(heading: str, stats: str, svg: str, data: dict[str, Any]) -> str:
-    payload = json.dumps(data, ensure_ascii=True, separators=(",", ":"), default=str)
+    payload = json.dumps(
+        _json_safe(data, 0), ensure_ascii=True, separators=(",", ":"), allow_nan=False
+    )
     csp = (
         "default-src 'none'; "
         f"style-src '{_sha256(STYLE)}'; script-src '{_sha256(SCRIPT)}'; "
@@ -285,6 +289,29 @@ def _decision_class(decision: str | None) -> str:
     if decision is None:
         return ""
     return decision if decision in _MARKERS else "other"
+
+
+#: Nesting kept in the page's data; deeper values (only an edited ledger holds them) are
+#: shown as a marker, so that writing the page never runs out of recursion.
+_MAX_DATA_DEPTH = 32
+
+
+def _json_safe(value: object, depth: int) -> object:
+    """``value`` as strict JSON can carry it, whatever a ledger held: a NaN or an infinity
+    (which ``JSON.parse`` refuses, and which would leave the page without its data) becomes
+    its name as a string, anything else that is not JSON its ``str``, and nesting beyond
+    ``_MAX_DATA_DEPTH`` a marker."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if depth >= _MAX_DATA_DEPTH and isinstance(value, (dict, list, tuple)):
+        return "(nested too deep)"
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v, depth + 1) for v in value]
+    return str(value)
 
 
 def _when(task: Task) -> float:

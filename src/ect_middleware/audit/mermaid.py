@@ -29,9 +29,25 @@ def to_mermaid(flow: Workflow) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Mermaid entity codes for every character that could end the label (quotes), open
+#: markup (``<``, ``&``, backticks), start a ``%%`` comment or ``%%{...}%%`` directive
+#: (which Mermaid reads anywhere in the text), or be read as an entity code (``#``).
+_ENTITIES = str.maketrans(
+    {
+        "#": "#35;",
+        "&": "#amp;",
+        '"': "#quot;",
+        "'": "#39;",
+        "`": "#96;",
+        "<": "#lt;",
+        ">": "#gt;",
+        "%": "#37;",
+        "\n": " ",
+        "\r": " ",
+    }
+)
+
+
 def _escape(text: str) -> str:
-    """Mermaid entity codes for what could close the label or open markup (claims are
-    attacker-influenced)."""
-    for char, code in (("&", "#amp;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;")):
-        text = text.replace(char, code)
-    return text
+    """``text`` as literal label text (claims are attacker-influenced)."""
+    return text.translate(_ENTITIES)

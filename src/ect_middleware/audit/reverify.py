@@ -35,7 +35,7 @@ from ..tokens.ect import ECTClaims, verify_ect
 from ..tokens.jws import ECT
 from ..tokens.trust import TrustBundle
 from ..tokens.wit import VerifiedWIT, WITVerifier
-from ..verification.dag import TaskRef, check_dag
+from ..verification.dag import TaskRef, check_dag, in_scope
 from .bundle import BundleLine, MalformedLine, read_bundle
 
 
@@ -98,34 +98,32 @@ class _BundleStore:
     """The bundle's verified ECTs as the DAG rules' ``TaskStore``.
 
     ``lookup`` sees every verified task (in a merged bundle a parent may come after its
-    child); ``already_received`` sees the tasks admitted so far, so that a second,
-    different ECT with an admitted ``jti`` breaks uniqueness, as it would at a service.
+    child); ``already_recorded`` sees the tasks admitted so far, so that a second,
+    different ECT with an admitted ``jti`` (in any workflow) breaks uniqueness, as it
+    would at a service.
     """
 
     def __init__(self, tasks: Iterable[ECTClaims]) -> None:
         self._by_jti: dict[str, list[TaskRef]] = {}
         for t in tasks:
             self._by_jti.setdefault(t.jti, []).append(TaskRef(t.jti, t.wid, t.iat, t.par))
-        self._admitted: dict[str, dict[str | None, int]] = {}  # jti -> wid -> line
+        self._admitted: dict[str, int] = {}  # jti -> line
 
     def lookup(self, jti: str, wid: str | None) -> TaskRef | None:
         for ref in self._by_jti.get(jti, ()):
-            if wid is None or ref.wid is None or ref.wid == wid:
+            if in_scope(ref.wid, wid):
                 return ref
         return None
 
-    def already_received(self, jti: str, wid: str | None) -> bool:
-        return self.admitted_at(jti, wid) is not None
+    def already_recorded(self, jti: str) -> bool:
+        return jti in self._admitted
 
-    def admitted_at(self, jti: str, wid: str | None) -> int | None:
-        """The line of the admitted ECT ``jti`` in ``wid`` (any workflow if ``wid`` is None)."""
-        lines = self._admitted.get(jti, {})
-        if wid is None:
-            return min(lines.values(), default=None)
-        return lines.get(wid)
+    def admitted_at(self, jti: str) -> int | None:
+        """The line of the admitted ECT ``jti``, if one was admitted."""
+        return self._admitted.get(jti)
 
     def admit(self, claims: ECTClaims, line: int) -> None:
-        self._admitted.setdefault(claims.jti, {}).setdefault(claims.wid, line)
+        self._admitted.setdefault(claims.jti, line)
 
 
 def reverify(
@@ -212,7 +210,7 @@ def _check_dag(
     accepted_missing: set[str],
 ) -> Iterator[Problem]:
     claims, line = task.claims, task.lines[0]
-    earlier = store.admitted_at(claims.jti, claims.wid)
+    earlier = store.admitted_at(claims.jti)
     try:
         missing = check_dag([claims], store, limits, "partial")[claims.jti]
     except ECTError as exc:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -56,6 +57,12 @@ def _add_verify(actions: _Actions) -> None:
         "--trust-bundle",
         metavar="FILE",
         help="with --bundle: the WIT issuers' keys, the only thing trusted",
+    )
+    p.add_argument(
+        "--expect-head",
+        metavar="HASH",
+        help="a head hash printed by an earlier verify and kept elsewhere: the chain must "
+        "still hold that entry (the chain is unkeyed; this anchors it)",
     )
     p.set_defaults(run=_verify)
 
@@ -171,19 +178,44 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
 def _verify(args: argparse.Namespace) -> int:
     if args.bundle or args.trust_bundle:
         return _verify_bundle(args)
+    expected = args.expect_head.strip().lower() if args.expect_head else None
+    if expected is not None and not _HASH.fullmatch(expected):
+        raise ValueError("--expect-head takes a head hash: 64 hexadecimal digits")
+    anchored: list[int] = []
+
+    def watched(entries: Iterator[LedgerEntry]) -> Iterator[LedgerEntry]:
+        for entry in entries:
+            if entry.hash == expected:
+                anchored.append(entry.seq)
+            yield entry
+
     ledger = _open(args)
     try:
         with consistent_view(ledger) as view:
-            report = verify_chain(view.entries(), view.head())
+            head = view.head()
+            report = verify_chain(watched(view.entries()), head)
     finally:
         ledger.close()
     if not report.ok:
         print(f"ledger BROKEN at entry {report.broken_seq}: {report.reason}")
         return 1
     print(f"ledger intact: {report.entries} {'entry' if report.entries == 1 else 'entries'}")
+    # The chain is unkeyed: whoever can write the ledger can rewrite it whole. Keep this
+    # line somewhere the service cannot write, and pass the hash to --expect-head later.
+    print(f"head: entry {head[0]} hash {head[1]}")
+    if expected is None:
+        return 0
+    if not anchored:
+        print(f"anchored head {expected} NOT FOUND: the ledger was rewritten or cut short")
+        return 1
+    later = head[0] - anchored[0]
+    print(f"anchored head found at entry {anchored[0]} ({later} entries recorded since)")
     return 0
 
 

@@ -59,6 +59,7 @@ class RequestContext:
         self._minted: list[str] = []
         self._later_parents: list[str] = []  # checkpoints and completions received back
         self._completion: ECTClaims | None = None
+        self.completion_wit: str | None = None
         self._completing = False
         self._injected: weakref.WeakSet[object] = weakref.WeakSet()
         self._issued_wpts: set[str] = set()
@@ -136,8 +137,10 @@ class RequestContext:
             self._completing = True
             return True
 
-    def set_completion(self, claims: ECTClaims) -> None:
+    def set_completion(self, claims: ECTClaims, wit: str) -> None:
+        """The completion ECT, and the WIT of the key that signed it (sent with it)."""
         self._completion = claims
+        self.completion_wit = wit
 
     def remember_issued(self, wpt: str) -> None:
         with self._lock:

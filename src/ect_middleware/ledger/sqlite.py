@@ -106,10 +106,11 @@ _SELECT = f"SELECT {_COLUMNS} FROM entries"  # noqa: S608 (a constant column lis
 _FIND = _SELECT + " WHERE jti = ? ORDER BY seq"
 _PAGE = _SELECT + f" WHERE seq > ? ORDER BY seq LIMIT {PAGE_SIZE}"
 _PAGE_WID = _SELECT + f" WHERE wid = ? AND seq > ? ORDER BY seq LIMIT {PAGE_SIZE}"
-# The seq of the first entry recording task ``{jti}`` within workflow ?2 (any workflow when
-# ?2 is NULL; entries without a workflow always match): ``LedgerTaskStore.lookup`` in SQL.
+# The seq of the first entry recording task ``{jti}`` that can be a parent in workflow ?2
+# (entries of that workflow or of none; of none only, when ?2 is NULL): ``dag.in_scope``,
+# ``LedgerTaskStore.lookup`` in SQL.
 _FIRST_MATCH = """(SELECT seq FROM entries WHERE jti = {jti}
-    AND (?2 IS NULL OR wid IS NULL OR CAST(wid AS TEXT) = ?2) ORDER BY seq LIMIT 1)"""
+    AND (wid IS NULL OR CAST(wid AS TEXT) = ?2) ORDER BY seq LIMIT 1)"""
 # Breadth first from the tasks in ?1 through each task's recorded parents, each task once
 # (UNION), at most ?3 tasks, with the entry that records each (NULL if none). Only string
 # elements of well-formed ``par`` arrays are followed; whatever else an edited row holds

@@ -26,6 +26,7 @@ from .lifecycle import (
     logged_ledger_failure,
     open_request,
     record_failure,
+    request_action,
 )
 
 
@@ -135,7 +136,7 @@ def _exec_act(scope: Scope) -> str:
     """``METHOD /route/{template}`` when the router has matched one, else the path."""
     route = scope.get("route")
     path = getattr(route, "path", None) or scope.get("root_path", "") + scope["path"]
-    return f"{scope['method']} {path}"
+    return request_action(scope["method"], path)
 
 
 async def _send_problem(send: Send, problem: Problem) -> None:

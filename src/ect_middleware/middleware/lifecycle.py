@@ -15,6 +15,7 @@ from ..errors import ECTError, LedgerError
 from ..logs import log
 from ..runtime import INBOUND_POLICY, Runtime
 from ..startup import announce
+from ..tokens.ect import EXEC_ACT_MAX_CHARS
 from ..verification import InboundRequest
 
 
@@ -79,8 +80,11 @@ def open_request(
         runtime.checkpoint_logged(ctx, INBOUND_POLICY, "rejected", code=error.code)
         if not enforce:
             return ctx  # its completion ECT will carry the rejection
-        runtime.complete(ctx, error.status)  # our signed record, never the rejected tokens
-        return Rejected(Problem.of(error), ctx)
+        # Our signed record, never the rejected tokens; beyond the rejection budget only
+        # counted, into the next record (``rejection_budget``).
+        if runtime.record_rejection(ctx, error.status):
+            return Rejected(Problem.of(error), ctx)
+        return Rejected(Problem.of(error))
     except LedgerError as exc:
         log.error("ect.ledger_failed", reason=str(exc))
         return Rejected(
@@ -88,6 +92,16 @@ def open_request(
         )
     runtime.checkpoint_logged(ctx, INBOUND_POLICY, "approved", parents=len(ctx.parents))
     return ctx
+
+
+def request_action(method: str, target: str) -> str:
+    """``METHOD target``, the default ``exec_act`` of a request's ECTs, cut to the length
+    an ECT may carry: a request to a path of any length still gets its signed record (its
+    completion or rejection ECT) instead of failing to mint one."""
+    action = f"{method} {target}"
+    if len(action) <= EXEC_ACT_MAX_CHARS:
+        return action
+    return action[: EXEC_ACT_MAX_CHARS - 1] + "\u2026"
 
 
 def completion_headers(ctx: RequestContext, status: int) -> list[tuple[str, str]]:

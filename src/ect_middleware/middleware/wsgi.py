@@ -27,6 +27,7 @@ from .lifecycle import (
     logged_ledger_failure,
     open_request,
     record_failure,
+    request_action,
 )
 
 if TYPE_CHECKING:
@@ -160,5 +161,5 @@ def _exec_act(environ: WSGIEnvironment) -> str:
     if flask is not None and flask.has_request_context():
         rule = flask.request.url_rule
         if rule is not None:
-            return f"{method} {rule.rule}"
-    return f"{method} {_script_path(environ)}"
+            return request_action(method, rule.rule)
+    return request_action(method, _script_path(environ))

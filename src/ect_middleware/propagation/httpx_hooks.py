@@ -26,6 +26,8 @@ class RequestLike(Protocol):
 class ResponseLike(Protocol):
     @property
     def headers(self) -> MultiItems: ...
+    @property
+    def status_code(self) -> int: ...
 
 
 Req = TypeVar("Req", bound=RequestLike)
@@ -37,7 +39,12 @@ def send_with_context(request: Req, send: Callable[[Req], Resp], not_read: type[
     response's completion ECT. ``not_read``: the library's ``RequestNotRead``."""
     injection = outbound.before(*_outbound(request, not_read))
     response = send(request)
-    outbound.after(injection, response.headers.multi_items())
+    outbound.after(
+        injection,
+        response.headers.multi_items(),
+        status=response.status_code,
+        request_headers=request.headers,
+    )
     return response
 
 
@@ -46,7 +53,12 @@ async def send_with_context_async(
 ) -> Resp:
     injection = await outbound.before_async(*_outbound(request, not_read))
     response = await send(request)
-    outbound.after(injection, response.headers.multi_items())
+    outbound.after(
+        injection,
+        response.headers.multi_items(),
+        status=response.status_code,
+        request_headers=request.headers,
+    )
     return response
 
 

@@ -6,10 +6,15 @@ every one it descends from), and attach them with this service's WIT.
 Calls outside a request and calls to other hosts are left untouched. After the response:
 verify and record the peer's completion ECT (fan-in).
 
-Redirects and retries: each redirect hop reaches the hooks as a new request, so it gets
-fresh tokens bound to its own URL, or none (and ours are stripped) when it leaves the
-peers. Connection-level retries inside a transport resend the same bytes; since a WPT and
-an ECT may be presented only once, retry at the application level, which mints anew.
+Redirects and retries: a client builds each redirect hop from the headers of the request
+before it, and sends it through whatever transport serves the new URL, which may not be
+ours (an adapter or transport mounted for the peer only). So when a response to a request
+we gave tokens to is a redirect, ``after`` takes them off that request again before the
+client reads it: the next hop starts without them, and gets fresh tokens bound to its own
+URL only if it reaches one of our hooks for a peer. (A redirect response's ``request``
+therefore no longer shows the tokens it carried.) Connection-level retries inside a
+transport resend the same bytes; since a WPT and an ECT may be presented only once, retry
+at the application level, which mints anew.
 
 Failures here are logged and never break the application's call.
 """
@@ -25,6 +30,9 @@ from ..context.request_context import RequestContext, current_context
 from ..logs import log
 from ..runtime import OUTBOUND_HEADERS, OutboundCall
 from ..tokens.jws import read_payload
+
+#: The statuses after which httpx and requests follow ``Location`` with a new request.
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -120,9 +128,20 @@ def _unsent(injection: Injection, exc: Exception) -> None:
     log.error("ect.outbound_failed", reason=type(exc).__name__)
 
 
-def after(injection: Injection | None, response_headers: Sequence[tuple[str, str]]) -> None:
+def after(
+    injection: Injection | None,
+    response_headers: Sequence[tuple[str, str]],
+    *,
+    status: int,
+    request_headers: MutableMapping[str, str],
+) -> None:
+    """Absorb the peer's completion ECTs; and when the response is a redirect, take our
+    tokens off the request the client will build the next hop from (see above)."""
     if injection is None:
         return
+    if status in _REDIRECTS and any(k.lower() == "location" for k, _ in response_headers):
+        for name in OUTBOUND_HEADERS:
+            request_headers.pop(name, None)
     try:
         injection.ctx.runtime.absorb_response(injection.ctx, injection.call.peer, response_headers)
     except Exception as exc:

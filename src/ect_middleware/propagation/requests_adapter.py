@@ -1,6 +1,9 @@
 """A requests adapter that propagates execution context.
 
 session = instrument_session(requests.Session())   # or session.mount(prefix, ECTAdapter())
+
+Mounted on a peer's prefix only, a redirect away from the peer is sent by another adapter:
+our tokens are taken off before that (see ``outbound.after``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ def send_with_context(
     headers = cast("MutableMapping[str, str]", request.headers)
     injection = outbound.before(request, str(request.url), headers, hashed)
     response = send(request)
-    outbound.after(injection, list(response.headers.items()))
+    outbound.after(
+        injection,
+        list(response.headers.items()),
+        status=response.status_code,
+        request_headers=headers,
+    )
     return response
 
 

@@ -33,6 +33,8 @@ _EXTENSION: Final = {"00": "ext", "01": "ect_ext"}
 POLICY_CLAIMS: Final = ("pol", "pol_decision", "pol_enforcer")
 #: an unsecured JWT (alg none): two segments and an empty signature
 _UNSECURED = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.")
+#: The longest ``exec_act`` accepted (and minted).
+EXEC_ACT_MAX_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,11 @@ def verify_ect(
         raise ECT.error("expired", "ECT has expired")
     if claims.iat > now + limits.leeway:
         raise ECT.error("issued_in_future", "iat is in the future")
+    # Bounded like a WPT's: a replay key is kept until exp, so exp far ahead would let a
+    # caller fill the replay cache with keys that never expire.
+    longest = limits.ect_max_lifetime
+    if claims.exp - claims.iat > longest or claims.exp > now + longest + limits.leeway:
+        raise ECT.error("lifetime_exceeded", "exp is too far after iat or in the future")
     c.not_before(claims.claims, ECT, now, limits.leeway)
     return claims
 
@@ -198,7 +205,7 @@ def _checked_fields(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     iat = c.numeric_date(body, "iat", ECT)
     exp = c.numeric_date(body, "exp", ECT)
     jti = c.string(body, "jti", ECT)
-    exec_act = c.string(body, "exec_act", ECT, max_len=1024)
+    exec_act = c.string(body, "exec_act", ECT, max_len=EXEC_ACT_MAX_CHARS)
     draft = wire_draft(body)
     par = body.get(_PARENTS[draft])
     if not isinstance(par, list):
@@ -210,6 +217,9 @@ def _checked_fields(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
         raise ECT.error("invalid_id", "jti and wid must be UUIDs")
     if not all(map(c.is_uuid, par)):
         raise ECT.error("invalid_id", "par entries must be UUIDs")
+    # One task, one identifier (PROFILE §6): a UUID is compared in lower case, however
+    # the issuer wrote it.
+    jti, wid, par = jti.lower(), wid.lower() if wid else None, [p.lower() for p in par]
     if len(set(par)) != len(par) or jti in par:
         raise ECT.error("claims_invalid", "par entries must be distinct and not the task itself")
     inp_hash = _optional_hash(body, "inp_hash")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 from typing import Any
 
@@ -61,7 +62,10 @@ def json_object(data: bytes) -> dict[str, Any]:
 
     Strings must be Unicode text: an escaped surrogate that is not half of a pair decodes to
     a lone surrogate, which fails later wherever the claim is encoded (a log line, a ledger
-    row), so it is rejected here (I-JSON, RFC 7493 §2.1).
+    row), so it is rejected here (I-JSON, RFC 7493 §2.1). Numbers must be finite (RFC 7493
+    §2.2): ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON, and a literal too large
+    for a double (``1e400``) would read as an infinity; both raise ``NotIJSONNumber`` (a
+    ``ValueError``).
     """
     text = data.decode("utf-8")
     value = _DECODER.decode(text)
@@ -84,6 +88,21 @@ def json_size(value: object) -> int:
     return len(_SIZE_ENCODER.encode(value).encode("utf-8"))
 
 
+class NotIJSONNumber(ValueError):
+    """A NaN or an infinity in JSON text (not I-JSON, RFC 7493 §2.2)."""
+
+
+def _no_constant(name: str) -> float:
+    raise NotIJSONNumber(f"{name} is not an I-JSON number")
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise NotIJSONNumber("number out of the I-JSON range")
+    return value
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
@@ -96,6 +115,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 # Sharing it across threads is safe, as ``json.loads`` itself shares its default decoder.
 # Likewise one encoder each for ``compact_json`` and ``json_size`` (making one outweighs encoding a
 # small ``ext``).
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite
+)
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _SIZE_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)

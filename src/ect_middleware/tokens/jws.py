@@ -29,6 +29,7 @@ from jose import jws
 from ..errors import ECTError
 from .algorithms import ALLOWED
 from .encoding import (
+    NotIJSONNumber,
     b64url_decode,
     compact_json,
     decode_checked,
@@ -169,8 +170,18 @@ def verify(unverified: UnverifiedToken, key: VerificationKey) -> dict[str, Any]:
         valid = False
     if not valid:
         raise kind.error("bad_signature", "signature does not verify")
+    return unverified_claims(unverified)
+
+
+def unverified_claims(unverified: UnverifiedToken) -> dict[str, Any]:
+    """The claims object, its signature not (yet) checked: a payload that is not a JSON
+    object is the kind's ``malformed``, one holding a NaN or an infinity (not I-JSON) its
+    ``claims_invalid``."""
+    kind = unverified.kind
     try:
         return json_object(decode_checked(unverified.payload_segment))
+    except NotIJSONNumber:
+        raise kind.error("claims_invalid", "a claim is NaN or infinite (not I-JSON)") from None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise kind.error("malformed", "payload is not a JSON object") from None
 

@@ -19,20 +19,25 @@ from .wit import VerifiedWIT
 EXECUTION_CONTEXT = "execution-context"
 
 
+_ACCESS_TOKEN_SCHEMES = frozenset({"bearer", "dpop"})
+
+
 @dataclass(frozen=True)
 class Bindings:
     """The other tokens on a request that its WPT must be bound to."""
 
-    bearer: str | None = None  # Authorization: Bearer <value> -> ath
+    bearer: str | None = None  # Authorization: Bearer or DPoP <value> -> ath
     txn_token: str | None = None  # Txn-Token -> tth
     execution_context: str | None = None  # Execution-Context as received -> oth
 
     @staticmethod
     def bearer_from(authorization: str | None) -> str | None:
+        """The access token of an ``Authorization`` value, which ``ath`` binds: a
+        ``Bearer`` or a ``DPoP`` (RFC 9449) one, the two schemes that carry one."""
         if authorization is None:
             return None
         scheme, _, value = authorization.strip().partition(" ")
-        return value.strip() or None if scheme.lower() == "bearer" else None
+        return value.strip() or None if scheme.lower() in _ACCESS_TOKEN_SCHEMES else None
 
 
 @dataclass(frozen=True)

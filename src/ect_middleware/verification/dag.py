@@ -3,8 +3,9 @@ arrived inline on the same request.
 
 Only ancestors are ever visited, and never more than ``Limits.max_ancestors`` of them: a
 workflow is never loaded whole to check one ECT. Each task is asked of the store at most
-once per check; a store that can walk ancestors itself (``ancestors``) is asked for all
-the parents of an ECT and their ancestors in one go, which the walk then reads from.
+once per check; a store that can walk ancestors itself (``ancestors``) is asked once per
+request, for the parents of all its ECTs and their ancestors together, which the walk
+then reads from: 32 ECTs naming parents at the tip of one deep chain cost one walk.
 """
 
 from __future__ import annotations
@@ -31,12 +32,21 @@ class TaskRef:
     par: tuple[str, ...]
 
 
+def in_scope(task_wid: str | None, child_wid: str | None) -> bool:
+    """Whether a task recorded in workflow ``task_wid`` can be a parent of an ECT in
+    ``child_wid`` (PROFILE §6): a task of the same workflow, or one of no workflow; an ECT
+    without ``wid`` has parents of no workflow only."""
+    return task_wid is None or task_wid == child_wid
+
+
 class TaskStore(Protocol):
     def lookup(self, jti: str, wid: str | None) -> TaskRef | None:
-        """The task ``jti`` in workflow ``wid`` (or with no workflow), if recorded."""
+        """The task ``jti`` that can be a parent of an ECT in workflow ``wid``
+        (``in_scope``), if recorded."""
 
-    def already_received(self, jti: str, wid: str | None) -> bool:
-        """Whether this service has already accepted the ECT ``jti`` (rule 1)."""
+    def already_recorded(self, jti: str) -> bool:
+        """Whether this service has already received or minted the task ``jti``, in any
+        workflow (rule 1)."""
 
 
 @runtime_checkable
@@ -50,40 +60,39 @@ class BulkTaskStore(TaskStore, Protocol):
 
 class _Overlay:
     """The store as seen while checking one request: its inline ECTs come first, and the
-    store's answers are remembered for the rest of the check."""
+    store's answers are remembered for the rest of the check, so that each task is asked
+    of the store at most once."""
 
-    def __init__(self, store: TaskStore, inline: Sequence[ECTClaims], limit: int) -> None:
+    def __init__(
+        self, store: TaskStore, inline: Sequence[ECTClaims], wid: str | None, limit: int
+    ) -> None:
         self._store = store
-        self._bulk = _as_bulk(store)
-        self._limit = limit
-        self._inline = {(e.jti, e.wid): TaskRef(e.jti, e.wid, e.iat, e.par) for e in inline}
-        self._known: dict[tuple[str, str | None], TaskRef | None] = {}
+        self._wid = wid
+        self._inline = {e.jti: TaskRef(e.jti, e.wid, e.iat, e.par) for e in inline}
+        self._known: dict[str, TaskRef | None] = {}
+        bulk = _as_bulk(store)
+        starts = list(dict.fromkeys(p for e in inline for p in e.par if p not in self._inline))
+        # One walk for the whole request, from every parent of every ECT: a single task is
+        # left to ``lookup`` (one indexed lookup costs less than the recursive query), and
+        # what the walk did not reach (past the limit) is looked up one by one.
+        if bulk is not None and len(starts) > 1:
+            found = bulk.ancestors(starts, wid, limit + 1)
+            if found is not None:
+                self._known.update(found)
+        elif bulk is not None and len(starts) == 1:
+            task = self._known[starts[0]] = store.lookup(starts[0], wid)
+            if task is not None and task.par:  # the walk goes on: one query for the rest
+                found = bulk.ancestors(task.par, wid, limit + 1)
+                if found is not None:
+                    self._known.update(found)
 
-    def prefetch(self, start: Sequence[str], wid: str | None) -> None:
-        """Ask a bulk store once for ``start`` and the ancestors a walk from there needs.
-
-        A single task is left to ``lookup``: one indexed lookup costs less than the
-        recursive query, whatever the ledger's size, and most parents are either unknown
-        here or have no recorded parents of their own.
-        """
-        if self._bulk is None or len(start) < 2:
-            return
-        found = self._bulk.ancestors(start, wid, self._limit + 1)
-        if found is not None:
-            self._known.update(((jti, wid), task) for jti, task in found.items())
-
-    def lookup(self, jti: str, wid: str | None) -> TaskRef | None:
-        inline = self._inline.get((jti, wid))
+    def lookup(self, jti: str) -> TaskRef | None:
+        inline = self._inline.get(jti)
         if inline is not None:
             return inline
-        key = (jti, wid)
-        if key not in self._known:
-            task = self._known[key] = self._store.lookup(jti, wid)
-            if task is not None and task.par and self._bulk is not None:  # the walk goes on
-                found = self._bulk.ancestors(task.par, wid, self._limit + 1)
-                if found is not None:
-                    self._known.update(((j, wid), t) for j, t in found.items())
-        return self._known[key]
+        if jti not in self._known:
+            self._known[jti] = self._store.lookup(jti, self._wid)
+        return self._known[jti]
 
 
 #: Whether a store class is a ``BulkTaskStore``, decided once per class: the protocol's
@@ -101,24 +110,30 @@ def _as_bulk(store: TaskStore) -> BulkTaskStore | None:
 def check_dag(
     ects: Sequence[ECTClaims], store: TaskStore, limits: Limits, mode: DagMode
 ) -> Mapping[str, tuple[str, ...]]:
-    """Apply rules 1-5 to the ECTs of one request; return each ECT's unresolved parents."""
+    """Apply rules 1-5 to the ECTs of one request; return each ECT's unresolved parents.
+
+    The ECTs of one request are of one workflow (or all of none): ``ect.wid_mismatch``
+    otherwise, so that they are checked against each other and against the same tasks.
+    """
     if len(ects) > limits.max_ects_per_request:
         raise ECTError("ect.too_many", f"more than {limits.max_ects_per_request} ECTs")
-    seen: set[tuple[str, str | None]] = set()
-    for ect in ects:
-        key = (ect.jti, ect.wid)
-        if key in seen or store.already_received(ect.jti, ect.wid):
-            raise ECTError("ect.replayed", "this ECT was already presented")
-        seen.add(key)
-    overlay = _Overlay(store, ects, limits.max_ancestors)
-    unresolved: dict[str, tuple[str, ...]] = {}
+    wids = {e.wid for e in ects}
+    if len(wids) > 1:
+        raise ECTError("ect.wid_mismatch", "ECTs of several workflows (or none) on one request")
+    wid = wids.pop() if wids else None
+    seen: set[str] = set()
     for ect in ects:
         if len(ect.par) > limits.max_parents:
             raise ECTError("dag.too_many_parents", f"more than {limits.max_parents} parents")
-        overlay.prefetch(ect.par, ect.wid)
+        if ect.jti in seen or store.already_recorded(ect.jti):
+            raise ECTError("ect.replayed", "this ECT was already presented")
+        seen.add(ect.jti)
+    overlay = _Overlay(store, ects, wid, limits.max_ancestors)
+    unresolved: dict[str, tuple[str, ...]] = {}
+    for ect in ects:
         missing = []
         for parent_id in ect.par:
-            parent = overlay.lookup(parent_id, ect.wid)
+            parent = overlay.lookup(parent_id)
             if parent is None:
                 missing.append(parent_id)
             elif parent.iat > ect.iat + limits.dag_skew:
@@ -126,15 +141,12 @@ def check_dag(
         if missing and mode == "strict":
             raise ECTError("dag.parent_unknown", "a parent is not in the ECT store")
         unresolved[ect.jti] = tuple(missing)
-    for wid in dict.fromkeys(e.wid for e in ects):
-        _check_ancestry([e for e in ects if e.wid == wid], wid, overlay, limits.max_ancestors)
+    _check_ancestry(ects, overlay, limits.max_ancestors)
     return unresolved
 
 
-def _check_ancestry(
-    ects: Sequence[ECTClaims], wid: str | None, store: _Overlay, limit: int
-) -> None:
-    """Rule 4 for the ECTs of one request (of one ``wid``): none is its own ancestor.
+def _check_ancestry(ects: Sequence[ECTClaims], store: _Overlay, limit: int) -> None:
+    """Rule 4 for the ECTs of one request: none is its own ancestor.
 
     Their ancestors are walked once, together, with one lookup each and no more than
     ``limit`` of them: per request, not per ECT, so that 32 ECTs naming the tip of one
@@ -147,7 +159,7 @@ def _check_ancestry(
         jti = queue.popleft()
         if jti in parents:
             continue
-        task = store.lookup(jti, wid)
+        task = store.lookup(jti)
         parents[jti] = task.par if task is not None else ()
         if len(parents) > limit:
             raise ECTError("dag.ancestor_limit", f"more than {limit} ancestors")

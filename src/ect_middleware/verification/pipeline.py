@@ -77,14 +77,15 @@ class RequestVerifier:
             require_ect_binding=self._require_ect_binding,
         )
         ects = tuple(verify_ect(t, caller, self._ect_audiences, limits, clock) for t in tokens.ects)
-        wids = {e.wid for e in ects if e.wid is not None}
+        wids = {e.wid for e in ects}  # one workflow, or none for all (PROFILE §6)
         if len(wids) > 1:
-            raise ECTError("ect.wid_mismatch", "ECTs of several workflows on one request")
+            raise ECTError("ect.wid_mismatch", "ECTs of several workflows (or none) on one request")
         me = self._workload_id
-        if not self._replay.first_use(f"wpt|{me}|{caller.sub}|{wpt.jti}", wpt.exp + limits.leeway):
+        replay, who = self._replay, caller.sub
+        if not replay.first_use(f"wpt|{me}|{who}|{wpt.jti}", wpt.exp + limits.leeway, who):
             raise ECTError("wpt.replayed", "this WPT was already used")
         for ect in ects:
-            if not self._replay.first_use(f"ect|{me}|{ect.wid}|{ect.jti}", ect.exp + limits.leeway):
+            if not replay.first_use(f"ect|{me}|{ect.jti}", ect.exp + limits.leeway, who):
                 raise ECTError("ect.replayed", "this ECT was already presented")
         unresolved = check_dag(ects, self._store(), limits, self._dag_mode)
         return VerifiedRequest(caller, wpt, ects, unresolved, wids.pop() if wids else None)

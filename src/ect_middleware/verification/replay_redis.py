@@ -5,7 +5,10 @@ With the default in-memory cache, a WPT or ECT replayed to *another* replica of 
 service is not recognised. Here each first use is one atomic ``SET key 1 NX PX ttl``: the
 replica that sets the key wins, every later attempt anywhere is a replay. The key lives
 exactly as long as the token could still be verified (its expiry plus leeway, counted
-from this service's clock), so Redis never grows beyond the tokens in flight.
+from this service's clock), so Redis never grows beyond the tokens in flight. Run it with
+``maxmemory-policy noeviction``: an evicting Redis would forget unexpired keys (a replay
+window); a full ``noeviction`` Redis refuses the write, which is ``replay.unavailable``.
+Each process charges the keys it records to their callers (``CallerQuota``).
 
 Fail closed: if Redis cannot answer, ``first_use`` raises the ``replay.unavailable``
 rejection (503). A token is never accepted without its use having been recorded.
@@ -28,6 +31,7 @@ from redis.retry import Retry
 from ..errors import ECTError
 from ..limits import Clock
 from ..logs import log
+from .replay import DEFAULT_MAX_PER_CALLER, CallerQuota
 
 DEFAULT_PREFIX = "ect:replay:"
 #: Seconds; a blackholed Redis delays a request by at most about this before the 503.
@@ -38,13 +42,23 @@ class RedisReplayCache:
     """``ReplayCache`` over one Redis client (thread-safe; fork-safe: redis-py's pool
     reconnects in a child process)."""
 
-    def __init__(self, client: redis.Redis, clock: Clock, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        clock: Clock,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        max_per_caller: int = DEFAULT_MAX_PER_CALLER,
+    ) -> None:
         self._client = client
         self._clock = clock
         self.prefix = prefix
+        self._quota = CallerQuota(max_per_caller)
 
     @classmethod
-    def from_url(cls, url: str, clock: Clock) -> RedisReplayCache:
+    def from_url(
+        cls, url: str, clock: Clock, *, max_per_caller: int = DEFAULT_MAX_PER_CALLER
+    ) -> RedisReplayCache:
         parts = urlsplit(url)
         options = parse_qsl(parts.query, keep_blank_values=True)
         prefix = next((v for k, v in options if k == "prefix"), DEFAULT_PREFIX)
@@ -63,16 +77,23 @@ class RedisReplayCache:
             )
         except ValueError as exc:  # redis-py's messages name options, not the URL
             raise ValueError(f"bad redis replay cache URL: {exc}") from None
-        return cls(client, clock, prefix=prefix)
+        return cls(client, clock, prefix=prefix, max_per_caller=max_per_caller)
 
-    def first_use(self, key: str, expires_at: float) -> bool:
-        ttl_ms = max(1, math.ceil((expires_at - self._clock()) * 1000))
+    def first_use(self, key: str, expires_at: float, owner: str | None = None) -> bool:
+        now = self._clock()
+        ttl_ms = max(1, math.ceil((expires_at - now) * 1000))
+        second = math.ceil(expires_at)
+        self._quota.charge(owner, second, now)
+        first = False
         try:
-            first = self._client.set(self.prefix + key, b"1", nx=True, px=ttl_ms)
+            first = bool(self._client.set(self.prefix + key, b"1", nx=True, px=ttl_ms))
         except redis.RedisError as exc:
             log.error("ect.replay_unavailable", error=type(exc).__name__)
             raise ECTError("replay.unavailable", "the replay cache is unavailable") from None
-        return bool(first)
+        finally:
+            if not first:
+                self._quota.refund(owner, second)
+        return first
 
     def close(self) -> None:
         self._client.close()

@@ -8,10 +8,12 @@ process inserts first wins, every later attempt is a replay. Keys expire with th
 and are purged every ``PURGE_EVERY`` uses. For several hosts use Redis.
 
 Fail closed: if the file cannot be written, ``first_use`` raises ``replay.unavailable``.
+Each process charges the keys it records to their callers (``CallerQuota``).
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 from ..errors import ECTError
 from ..ledger.connections import ThreadConnections
 from ..limits import Clock
+from .replay import DEFAULT_MAX_PER_CALLER, CallerQuota
 
 PURGE_EVERY = 1000
 _SCHEMA = (
@@ -27,9 +30,12 @@ _SCHEMA = (
 
 
 class SQLiteReplayCache:
-    def __init__(self, path: str | Path, clock: Clock) -> None:
+    def __init__(
+        self, path: str | Path, clock: Clock, *, max_per_caller: int = DEFAULT_MAX_PER_CALLER
+    ) -> None:
         self.path = Path(path)
         self._clock = clock
+        self._quota = CallerQuota(max_per_caller)
         self._connections = ThreadConnections(self._connect)
         self._uses = 0
         self._lock = threading.Lock()
@@ -51,11 +57,14 @@ class SQLiteReplayCache:
             raise ValueError(f"cannot open the replay cache file {self.path}: {exc}") from None
         return conn
 
-    def first_use(self, key: str, expires_at: float) -> bool:
+    def first_use(self, key: str, expires_at: float, owner: str | None = None) -> bool:
         now = self._clock()
         with self._lock:
             self._uses += 1
-            purge = self._uses % PURGE_EVERY == 0
+            purge = self._uses % PURGE_EVERY == 1  # the first use, then every PURGE_EVERY
+        second = math.ceil(expires_at)
+        self._quota.charge(owner, second, now)
+        inserted = 0
         try:
             conn = self._connections.get()
             conn.execute("BEGIN IMMEDIATE")
@@ -64,15 +73,19 @@ class SQLiteReplayCache:
                     conn.execute("DELETE FROM replay WHERE expires <= ?", (now,))
                 else:  # a key whose token has expired may be used again
                     conn.execute("DELETE FROM replay WHERE key = ? AND expires <= ?", (key, now))
-                inserted = conn.execute(
+                added = conn.execute(
                     "INSERT OR IGNORE INTO replay (key, expires) VALUES (?, ?)", (key, expires_at)
                 ).rowcount
                 conn.execute("COMMIT")
+                inserted = added
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         except (sqlite3.Error, ValueError) as exc:
             raise ECTError("replay.unavailable", "the replay cache is unavailable") from exc
+        finally:
+            if inserted != 1:
+                self._quota.refund(owner, second)
         return inserted == 1
 
     def close(self) -> None:

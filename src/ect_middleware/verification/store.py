@@ -6,12 +6,13 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from ..ledger.base import Ledger
-from .dag import TaskRef
+from .dag import TaskRef, in_scope
 
 
 @runtime_checkable
 class _WalksParents(Protocol):
-    """Ledgers that can walk recorded ancestors in one query (``SQLiteLedger``)."""
+    """Ledgers that can walk recorded ancestors in one query (SQLite, PostgreSQL), with
+    the workflow scope of ``dag.in_scope``."""
 
     def walk_parents(
         self, start: Sequence[str], wid: str | None, limit: int
@@ -28,7 +29,7 @@ class LedgerTaskStore:
 
     def lookup(self, jti: str, wid: str | None) -> TaskRef | None:
         for e in self._ledger.find(jti):
-            if wid is None or e.wid is None or e.wid == wid:
+            if in_scope(e.wid, wid):
                 return TaskRef(e.jti, e.wid, e.iat, e.par)
         return None
 
@@ -47,10 +48,5 @@ class LedgerTaskStore:
             for jti, task in found.items()
         }
 
-    def already_received(self, jti: str, wid: str | None) -> bool:
-        return any(
-            e.direction == "received"
-            and e.recorder == self._recorder
-            and (wid is None or e.wid == wid)
-            for e in self._ledger.find(jti)
-        )
+    def already_recorded(self, jti: str) -> bool:
+        return any(e.recorder == self._recorder for e in self._ledger.find(jti))

@@ -106,10 +106,10 @@ def rewrite_from(db: sqlite3.Connection, r: Recorded, seq: int) -> None:
         when = old.recorded_us - (86_400_000_000 if n == seq else 0)
         new = seal(old, seq=n, recorded_us=when, prev_hash=prev_hash)
         db.execute(
-            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            INSERT,
             (new.seq, new.ect, new.wit, new.direction, new.recorder, new.jti, new.wid,
              new.iss, new.iat, json.dumps(list(new.par)), json.dumps(list(new.unresolved)),
-             new.recorded_us, new.prev_hash, new.hash),
+             new.recorded_us, new.prev_hash, new.hash, new.trace_id),
         )  # fmt: skip
         prev_hash = new.hash
     db.execute("UPDATE chain_head SET seq = ?, hash = ?", (seq + len(kept) - 1, prev_hash))

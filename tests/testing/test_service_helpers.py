@@ -3,6 +3,8 @@ draft's wire form the service mints."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -23,7 +25,7 @@ def _orders(service: ServiceUnderTest) -> Starlette:
     return app
 
 
-def test_checkpoints_minted_in_the_draft_01_form_are_found(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_checkpoints_minted_in_the_draft_01_form_are_found(tmp_path: Path) -> None:
     trust = DevTrust(tmp_path)
     service = ServiceUnderTest(trust.identity("spiffe://example.test/service"), ect_draft="01")
     caller = trust.identity("spiffe://example.test/caller")

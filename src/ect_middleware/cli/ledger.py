@@ -285,7 +285,7 @@ WORKFLOW_COLUMNS = ("wid", "first", "last", "tasks", "issuers", "rejections")
 
 def _show_row(described: dict[str, Any]) -> tuple[str, ...]:
     claims = described["claims"] or {}
-    decision = claims.get("pol_decision")
+    policy = described["policy"]
     return (
         str(described["seq"]),
         _time(described["recorded_at"]),
@@ -294,7 +294,7 @@ def _show_row(described: dict[str, Any]) -> tuple[str, ...]:
         described["jti"],
         described["iss"],
         str(claims.get("exec_act", "-")),
-        f"{claims.get('pol')}: {decision}" if decision else "-",
+        f"{policy['policy']}: {policy['decision']}" if policy else "-",
         str(len(described["par"])),
     )
 
@@ -357,8 +357,8 @@ def _count_entry(flows: dict[str, dict[str, Any]], entry: LedgerEntry) -> None:
     flow["last_us"] = max(flow["last_us"], entry.recorded_us)
     flow["tasks"].add(entry.jti)
     flow["issuers"].add(entry.iss)
-    claims = read_payload(entry.ect) or {}
-    if claims.get("pol_decision") == "rejected":
+    policy = model_view(read_payload(entry.ect) or {})[2]
+    if policy is not None and policy.decision == "rejected":
         flow["rejections"].add(entry.jti)
 
 

@@ -225,3 +225,47 @@ def test_settings_errors_name_the_setting(mesh: Mesh, monkeypatch: pytest.Monkey
         monkeypatch.setenv("ECT_WIT_EXPIRY_WARNING", value)
         with pytest.raises(ConfigurationError, match="ECT_WIT_EXPIRY_WARNING"):
             Settings.from_env()
+
+
+def test_audiences_and_paths_are_checked_at_startup(mesh: Mesh) -> None:
+    base = mesh.settings("b", "http://b.example")
+    for changes, named in [
+        ({"audience": ("b.example",)}, "ECT_AUDIENCE: 'b.example' is not a base URL"),
+        ({"audience": ("ftp://b.example",)}, "ECT_AUDIENCE: 'ftp://b.example'"),
+        ({"audience": ("http://b.example?x=1",)}, "ECT_AUDIENCE: 'http://b.example?x=1'"),
+        ({"entry_paths": ("start",)}, "ECT_ENTRY_PATHS: 'start' is not a path"),
+        ({"exclude_paths": ("health",)}, "ECT_EXCLUDE_PATHS: 'health' is not a path"),
+        ({"jsonrpc_paths": ("mcp",)}, "ECT_JSONRPC_PATHS: 'mcp' is not a path"),
+        ({"exclude_paths": (1,)}, "ECT_EXCLUDE_PATHS must be a list of strings"),
+    ]:
+        with pytest.raises(ConfigurationError) as raised:
+            base.replace(**changes)
+        assert str(raised.value).startswith(named), raised.value
+    environ = {
+        "ECT_WORKLOAD_ID": base.workload_id or "",
+        "ECT_KEY_FILE": base.key_file or "",
+        "ECT_WIT_FILE": base.wit_file or "",
+        "ECT_TRUST_BUNDLE": base.trust_bundle or "",
+        "ECT_AUDIENCE": "127.0.0.1:8001",
+    }
+    with pytest.raises(ConfigurationError, match=r"ECT_AUDIENCE: '127\.0\.0\.1:8001'"):
+        Settings.from_env(environ)
+
+
+def test_a_string_given_in_code_for_a_list_setting_is_read_as_the_environment_reads_it(
+    mesh: Mesh,
+) -> None:
+    """Never as a sequence of characters: the "/" of ``exclude_paths="/health"`` would be a
+    prefix excluding every path from verification."""
+    settings = mesh.settings("b", "http://b.example").replace(
+        exclude_paths="/health, /metrics", entry_paths="/start", audience="https://b.example"
+    )
+    assert settings.exclude_paths == ("/health", "/metrics")
+    assert settings.entry_paths == ("/start",)
+    assert settings.audience == ("https://b.example",)
+    app = ECTWSGIMiddleware(lambda environ, start: [], settings=settings)
+    response = httpx.Client(
+        transport=httpx.WSGITransport(app=app), base_url="https://b.example"
+    ).post("/admin")
+    assert response.status_code == 400
+    assert response.json()["code"] == "wit.missing"

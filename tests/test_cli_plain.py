@@ -243,3 +243,17 @@ def test_a_real_plain_install_runs_the_cli_and_the_demo_runs_once_its_extra_is_i
     )  # fmt: skip
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert demo.stdout.count("chain intact") == 4
+
+
+def test_dev_identity_refuses_what_would_make_an_unusable_identity(tmp_path: Path) -> None:
+    workload = "spiffe://a.example/x"
+    for args, said in [
+        (("--audience", "not-a-url"), "--audience 'not-a-url': expected a base URL"),
+        (("--domain-alg", "EdDSA"), "--domain-alg 'EdDSA': expected DOMAIN=ALG"),
+        (("--domain-alg", "spiffe://a.example=HS256"), "expected DOMAIN=ALG, ALG one of"),
+        (("--wit-lifetime", "-5"), "--wit-lifetime must be a positive number"),
+    ]:
+        done = plain_ect("dev-identity", workload, "--out", str(tmp_path / "ids"), *args)
+        assert done.returncode == 2, (args, done.stdout)
+        assert said in done.stderr, done.stderr
+        assert not (tmp_path / "ids").exists()

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .config import Settings
+from .config import Peer, Settings
 from .logs import log
 
 #: Settings that are not configuration a person reads (objects, or tuned in code).
@@ -114,4 +114,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, frozenset, set)):
         return [_plain(v) for v in value]
+    if isinstance(value, Peer):  # as ECT_PEERS spells it: the workload id, or an object
+        if value == Peer(value.workload):
+            return value.workload
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return str(value)

@@ -198,6 +198,22 @@ def test_the_logged_configuration_has_no_credentials(mesh: Mesh) -> None:
     assert without_credentials("memory://") == "memory://"
 
 
+def test_the_logged_peers_read_as_ect_peers_spells_them(mesh: Mesh) -> None:
+    peers = {
+        "http://a.example": "spiffe://org-a.example/agent/a",
+        "http://c.example": {"workload": "spiffe://org-c.example/c", "ect_draft": "01"},
+    }
+    shown = effective_configuration(mesh.settings("b", "http://b.example", peers=peers))
+    assert shown["peers"] == {
+        "http://a.example": "spiffe://org-a.example/agent/a",
+        "http://c.example": {
+            "workload": "spiffe://org-c.example/c",
+            "ect_draft": "01",
+            "bind_ect": False,
+        },
+    }
+
+
 def test_worker_processes_are_recognised_from_what_servers_are_told() -> None:
     assert worker_processes({}, ["uvicorn", "main:app"]) == 1
     assert worker_processes({"WEB_CONCURRENCY": "4"}, ["gunicorn"]) == 4

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..audit import build_workflows, to_dot, to_html, to_mermaid
+from ..audit import Workflow, build_workflows, summary, to_dot, to_html, to_mermaid
 from ..audit.bundle import write_bundle
 from ..audit.reverify import reverify
 from ..config import DEFAULT_LEDGER
@@ -105,7 +105,12 @@ ACTIONS: tuple[Callable[[_Actions], None], ...] = (
     _add_export,
     add_copy,
 )
-RENDERERS = {"mermaid": to_mermaid, "dot": to_dot, "html": to_html}
+RENDERERS: dict[str, Callable[[Workflow], str]] = {
+    "mermaid": to_mermaid,
+    "dot": to_dot,
+    "html": to_html,
+    "text": lambda flow: summary(flow) + "\n",  # each task with its parents, as the demo prints
+}
 
 
 def _add_ledger_option(parser: argparse.ArgumentParser) -> None:

@@ -3,6 +3,8 @@ draft's wire form the service mints."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -39,3 +41,18 @@ def test_checkpoints_minted_in_the_draft_01_form_are_found(tmp_path: Path) -> No
         assert "ect_ext" in service.claims(service.assert_recorded(found.jti))
     finally:
         service.close()
+
+
+def test_without_the_testing_extra_the_error_names_it() -> None:
+    script = (
+        "import sys\n"
+        "sys.modules['httpx'] = None\n"
+        "try:\n"
+        "    import ect_middleware.testing\n"
+        "except ModuleNotFoundError as e:\n"
+        "    print(e)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "pip install 'ect-middleware[testing]'" in done.stdout, done.stdout

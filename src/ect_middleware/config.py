@@ -156,6 +156,11 @@ class Settings:
                     f"ECT_AUDIENCE: {base!r} is not a base URL (http:// or https://, a host,"
                     " no query or fragment)"
                 )
+        for prefix in self.peers:
+            if not is_base_url(prefix):
+                raise ConfigurationError(
+                    f"ECT_PEERS: {prefix!r} is not a URL prefix (http:// or https://, a host)"
+                )
         for name in ("entry_paths", "exclude_paths", "jsonrpc_paths"):
             for path in getattr(self, name):
                 if not path.startswith("/"):

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .config import Peer, Settings
 from .logs import log
+from .tokens.keys import shown_path
 
 #: Settings that are not configuration a person reads (objects, or tuned in code).
 _NOT_SHOWN = frozenset({"clock", "limits"})
@@ -34,6 +35,8 @@ def effective_configuration(settings: Settings) -> dict[str, Any]:
         value = getattr(settings, item.name)
         if item.name in ("ledger", "replay"):
             value = without_credentials(value)
+        elif item.name in ("key_file", "wit_file") and value is not None:
+            value = shown_path(value)
         shown[item.name] = _plain(value)
     return shown
 

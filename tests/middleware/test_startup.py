@@ -286,3 +286,24 @@ def test_a_string_given_in_code_for_a_list_setting_is_read_as_the_environment_re
     ).post("/admin")
     assert response.status_code == 400
     assert response.json()["code"] == "wit.missing"
+
+
+def test_key_or_token_material_given_instead_of_a_file_path_is_never_shown(mesh: Mesh) -> None:
+    """A private key or a WIT pasted into ECT_KEY_FILE / ECT_WIT_FILE (instead of a file's
+    path) stops the service without appearing in the error or the startup log."""
+    from ect_middleware.runtime import Runtime
+
+    base = mesh.settings("b", "http://b.example")
+    pem = Path(base.key_file or "").read_text()
+    jwk = '{"kty": "EC", "crv": "P-256", "d": "c2VjcmV0", "x": "eA", "y": "eQ"}'
+    wit = mesh["b"].wit
+    for changes, secret in [
+        ({"key_file": pem}, pem.splitlines()[1]),
+        ({"key_file": jwk}, "c2VjcmV0"),
+        ({"wit_file": wit}, wit.split(".")[1]),
+    ]:
+        with pytest.raises(ConfigurationError) as raised:
+            Runtime(base.replace(**changes))
+        assert secret not in str(raised.value)
+        assert "not a file path" in str(raised.value), raised.value
+        assert secret not in str(effective_configuration(base.replace(**changes)))

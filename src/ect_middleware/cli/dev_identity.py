@@ -72,5 +72,6 @@ def run(args: argparse.Namespace) -> int:
     for wl in made.workloads.values():
         print(f"{wl.workload_id}\n  key: {wl.key_file}\n  wit: {wl.wit_file}\n  env: {wl.env_file}")
     example = next(iter(made.workloads.values())).env_file
-    print(f"load an env file with: set -a; . {example}; set +a   (or uvicorn --env-file {example})")
+    print(f"load an env file with: set -a; . {example}; set +a")
+    print(f"  or: uvicorn --env-file {example}   (needs python-dotenv)")
     return 0

@@ -307,3 +307,12 @@ def test_key_or_token_material_given_instead_of_a_file_path_is_never_shown(mesh:
         assert secret not in str(raised.value)
         assert "not a file path" in str(raised.value), raised.value
         assert secret not in str(effective_configuration(base.replace(**changes)))
+
+
+def test_settings_built_by_hand_are_checked_when_the_middleware_is_built(mesh: Mesh) -> None:
+    good = mesh.settings("b", "http://b.example")
+    by_hand = Settings(**{**good.__dict__, "audience": ("b.example",)})
+    with pytest.raises(ConfigurationError, match="ECT_AUDIENCE"):
+        ECTWSGIMiddleware(lambda environ, start: [], settings=by_hand)
+    with pytest.raises(ConfigurationError, match="missing configuration: ECT_WORKLOAD_ID"):
+        ECTWSGIMiddleware(lambda environ, start: [], settings=Settings())

@@ -165,7 +165,7 @@ class Settings:
             for path in getattr(self, name):
                 if not path.startswith("/"):
                     raise ConfigurationError(
-                        f"ECT_{name.upper()}: {path!r} is not a path (it starts with /)"
+                        f"ECT_{name.upper()}: {path!r} is not a path (a path starts with /)"
                     )
         return self
 
@@ -179,9 +179,10 @@ _LIST_SETTINGS: Final = ("audience", "entry_paths", "exclude_paths", "jsonrpc_pa
 def _as_list(name: str, value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return _csv(value)
-    if not isinstance(value, Iterable) or not all(isinstance(v, str) for v in value):
+    values = tuple(value) if isinstance(value, Iterable) else None
+    if values is None or not all(isinstance(v, str) for v in values):
         raise ConfigurationError(f"ECT_{name.upper()} must be a list of strings")
-    return tuple(value)
+    return values
 
 
 def is_base_url(value: str) -> bool:

@@ -280,6 +280,7 @@ def test_a_string_given_in_code_for_a_list_setting_is_read_as_the_environment_re
     assert settings.exclude_paths == ("/health", "/metrics")
     assert settings.entry_paths == ("/start",)
     assert settings.audience == ("https://b.example",)
+    assert settings.replace(entry_paths=(p for p in ["/a", "/b"])).entry_paths == ("/a", "/b")
     app = ECTWSGIMiddleware(lambda environ, start: [], settings=settings)
     response = httpx.Client(
         transport=httpx.WSGITransport(app=app), base_url="https://b.example"

@@ -11,6 +11,7 @@ name your own workloads.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
 
 SERVICE_ID = "spiffe://example.test/service"
 CALLER_ID = "spiffe://example.test/caller"
+#: the ECT_* variables of the environment pytest was started in (a service's ect.env loaded
+#: into the shell, say): not the configuration of the service under test, so its fixture
+#: removes them while they still hold these values; a test or fixture that sets one of
+#: them keeps what it set
+_INHERITED = {k: v for k, v in os.environ.items() if k.startswith("ECT_")}
 
 
 @pytest.fixture
@@ -64,6 +70,9 @@ def ect_service(
     from ect_middleware.testing.service import ServiceUnderTest
 
     service = ServiceUnderTest(ect_trust.identity(ect_service_id), base_url=ect_base_url)
+    for name, value in _INHERITED.items():
+        if os.environ.get(name) == value:
+            monkeypatch.delenv(name)
     for name, value in service.env.items():
         monkeypatch.setenv(name, value)
     try:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,13 +45,11 @@ def plain_ect(*args: str, cwd: Path | None = None) -> subprocess.CompletedProces
     )
 
 
-@pytest.fixture(scope="module")
-def recorded_ledger(tmp_path_factory: pytest.TempPathFactory, mesh: Mesh) -> tuple[str, str]:
+def _record(folder: Path, mesh: Mesh, **settings: Any) -> tuple[str, str]:
     """A ledger written by real requests: one approved and one rejected checkpoint."""
-    path = tmp_path_factory.mktemp("ledger") / "b.db"
-    url = f"sqlite:///{path}"
+    url = f"sqlite:///{folder / 'b.db'}"
     workflows = []
-    with open_stack("wsgi", lambda base: mesh.settings("b", base, ledger=url)) as stack:
+    with open_stack("wsgi", lambda base: mesh.settings("b", base, ledger=url, **settings)) as stack:
         for decision in ("approved", "rejected"):
             ect = mesh.ect("a", mesh["b"].id)
             headers = mesh.headers("a", stack.url("/policy"), [ect.token])
@@ -58,6 +57,11 @@ def recorded_ledger(tmp_path_factory: pytest.TempPathFactory, mesh: Mesh) -> tup
             assert response.status_code == 200
             workflows.append((read_payload(response.headers["execution-context"]) or {})["wid"])
     return url, workflows[1]
+
+
+@pytest.fixture(scope="module")
+def recorded_ledger(tmp_path_factory: pytest.TempPathFactory, mesh: Mesh) -> tuple[str, str]:
+    return _record(tmp_path_factory.mktemp("ledger"), mesh)
 
 
 def test_help_and_every_commands_help_work_without_extras() -> None:
@@ -158,6 +162,17 @@ def test_ledger_workflows_lists_each_workflow(recorded_ledger: tuple[str, str], 
     assert line.rstrip().endswith(" 1")
 
 
+def test_the_tables_read_policies_minted_in_the_draft_01_form(tmp_path: Path, mesh: Mesh) -> None:
+    """Draft -01 keeps the policy inside ``ect_ext``: the tables read the one model."""
+    url, rejected_wid = _record(tmp_path, mesh, ect_draft="01")
+    shown = json.loads(plain_ect("ledger", "show", "--ledger", url, "--wid", rejected_wid).stdout)
+    assert any("ect_ext" in entry["claims"] for entry in shown)
+    table = plain_ect("ledger", "show", "--ledger", url, "--format", "table").stdout
+    assert "refund-limit: rejected" in table
+    rows = json.loads(plain_ect("ledger", "workflows", "--ledger", url, "--format", "json").stdout)
+    assert {row["wid"]: row["rejections"] for row in rows}[rejected_wid] == 1
+
+
 def test_a_postgresql_ledger_without_its_extra_says_which_to_install() -> None:
     done = plain_ect("ledger", "verify", "--ledger", "postgresql://u@127.0.0.1:1/x")
     assert done.returncode == 2
@@ -228,3 +243,17 @@ def test_a_real_plain_install_runs_the_cli_and_the_demo_runs_once_its_extra_is_i
     )  # fmt: skip
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert demo.stdout.count("chain intact") == 4
+
+
+def test_dev_identity_refuses_what_would_make_an_unusable_identity(tmp_path: Path) -> None:
+    workload = "spiffe://a.example/x"
+    for args, said in [
+        (("--audience", "not-a-url"), "--audience 'not-a-url': expected a base URL"),
+        (("--domain-alg", "EdDSA"), "--domain-alg 'EdDSA': expected DOMAIN=ALG"),
+        (("--domain-alg", "spiffe://a.example=HS256"), "expected DOMAIN=ALG, ALG one of"),
+        (("--wit-lifetime", "-5"), "--wit-lifetime must be a positive number"),
+    ]:
+        done = plain_ect("dev-identity", workload, "--out", str(tmp_path / "ids"), *args)
+        assert done.returncode == 2, (args, done.stdout)
+        assert said in done.stderr, done.stderr
+        assert not (tmp_path / "ids").exists()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, LedgerError
 from .limits import Clock, Limits, system_clock
@@ -84,6 +85,8 @@ class Settings:
     clock: Clock = field(default=system_clock, compare=False)
 
     def __post_init__(self) -> None:
+        for name in _LIST_SETTINGS:
+            object.__setattr__(self, name, _as_list(name, getattr(self, name)))
         peers = self.peers
         if not isinstance(peers, Mapping):
             raise ConfigurationError("ECT_PEERS must map URL prefixes to peers")
@@ -147,7 +150,57 @@ class Settings:
             raise ConfigurationError(f"missing configuration: {', '.join(missing)}")
         if not is_workload_id(self.workload_id):
             raise ConfigurationError("ECT_WORKLOAD_ID is not a workload identifier")
+        for base in self.audience:
+            if not is_base_url(base):
+                raise ConfigurationError(
+                    f"ECT_AUDIENCE: {base!r} is not a base URL (http:// or https://, a host,"
+                    " no query or fragment)"
+                )
+        for prefix in self.peers:
+            if not is_base_url(prefix):
+                raise ConfigurationError(
+                    f"ECT_PEERS: {prefix!r} is not a URL prefix (http:// or https://, a host)"
+                )
+        for name in ("entry_paths", "exclude_paths", "jsonrpc_paths"):
+            for path in getattr(self, name):
+                if not path.startswith("/"):
+                    raise ConfigurationError(
+                        f"ECT_{name.upper()}: {path!r} is not a path (a path starts with /)"
+                    )
         return self
+
+
+#: settings that hold several values: a string given in code is read as the environment
+#: reads it (comma-separated), never as a sequence of characters (its "/" would be a path
+#: prefix matching every request)
+_LIST_SETTINGS: Final = ("audience", "entry_paths", "exclude_paths", "jsonrpc_paths")
+
+
+def _as_list(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return _csv(value)
+    values = tuple(value) if isinstance(value, Iterable) else None
+    if values is None or not all(isinstance(v, str) for v in values):
+        raise ConfigurationError(f"ECT_{name.upper()} must be a list of strings")
+    return values
+
+
+def is_base_url(value: str) -> bool:
+    """An absolute http(s) URL with a host and no query or fragment: what a service's
+    public base URL (``ECT_AUDIENCE``) must be, as WPT audiences are built from it."""
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return (
+        url.scheme in ("http", "https")
+        and bool(url.hostname)
+        and not url.query
+        and not url.fragment
+        and "?" not in value
+        and "#" not in value
+    )
 
 
 def _seconds(name: str, value: str | None) -> float:

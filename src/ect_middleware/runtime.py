@@ -29,7 +29,7 @@ from .tokens import jws
 from .tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from .tokens.encoding import sha256_b64url
 from .tokens.identifiers import new_uuid
-from .tokens.keys import InvalidKey, SigningKey, jwk_thumbprint, load_signing_key
+from .tokens.keys import InvalidKey, SigningKey, jwk_thumbprint, load_signing_key, shown_path
 from .tokens.trust import TrustBundle, is_inline
 from .tokens.wit import WITVerifier
 from .tokens.wpt import Bindings, mint_wpt
@@ -573,7 +573,9 @@ class Runtime:
             with open(path, encoding="ascii") as handle:
                 token = handle.read().strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(f"cannot read WIT file {path}: {exc}") from None
+            # not str(exc): an OSError's message holds the file name, which may be a token
+            reason = exc.strerror if isinstance(exc, OSError) else exc
+            raise ConfigurationError(f"cannot read WIT file {shown_path(path)}: {reason}") from None
         payload = jws.read_payload(token) or {}
         cnf = payload.get("cnf")
         try:

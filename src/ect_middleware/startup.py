@@ -17,8 +17,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .config import Settings
+from .config import Peer, Settings
 from .logs import log
+from .tokens.keys import shown_path
 
 #: Settings that are not configuration a person reads (objects, or tuned in code).
 _NOT_SHOWN = frozenset({"clock", "limits"})
@@ -34,6 +35,8 @@ def effective_configuration(settings: Settings) -> dict[str, Any]:
         value = getattr(settings, item.name)
         if item.name in ("ledger", "replay"):
             value = without_credentials(value)
+        elif item.name in ("key_file", "wit_file") and value is not None:
+            value = shown_path(value)
         shown[item.name] = _plain(value)
     return shown
 
@@ -114,4 +117,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, frozenset, set)):
         return [_plain(v) for v in value]
+    if isinstance(value, Peer):  # as ECT_PEERS spells it: the workload id, or an object
+        if value == Peer(value.workload):
+            return value.workload
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return str(value)

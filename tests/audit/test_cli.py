@@ -12,7 +12,7 @@ from pathlib import Path
 import pydot
 import pytest
 
-from ect_middleware.audit import build_workflows, to_mermaid
+from ect_middleware.audit import build_workflows, summary, to_mermaid
 
 from ..support.mesh import Mesh
 from ._support import Agents, claims_of, ect_cli, retoken, write_lines
@@ -135,6 +135,9 @@ def test_graph_in_every_format(agents: Agents, tmp_path: Path) -> None:
     assert html.stdout == f"html view of {len(flow.tasks)} tasks written to {page}\n"
     assert page.read_text().count('<g class="node') == len(flow.tasks) + len(flow.unresolved)
     assert flow.unresolved
+    text = ect_cli(*base, "--format", "text")
+    assert text.stdout == summary(flow) + "\n"
+    assert text.stdout.startswith(f"workflow {agents.wid}: {len(flow.tasks)} tasks")
 
 
 def test_graph_merges_several_ledgers(agents: Agents) -> None:

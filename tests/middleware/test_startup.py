@@ -198,6 +198,22 @@ def test_the_logged_configuration_has_no_credentials(mesh: Mesh) -> None:
     assert without_credentials("memory://") == "memory://"
 
 
+def test_the_logged_peers_read_as_ect_peers_spells_them(mesh: Mesh) -> None:
+    peers = {
+        "http://a.example": "spiffe://org-a.example/agent/a",
+        "http://c.example": {"workload": "spiffe://org-c.example/c", "ect_draft": "01"},
+    }
+    shown = effective_configuration(mesh.settings("b", "http://b.example", peers=peers))
+    assert shown["peers"] == {
+        "http://a.example": "spiffe://org-a.example/agent/a",
+        "http://c.example": {
+            "workload": "spiffe://org-c.example/c",
+            "ect_draft": "01",
+            "bind_ect": False,
+        },
+    }
+
+
 def test_worker_processes_are_recognised_from_what_servers_are_told() -> None:
     assert worker_processes({}, ["uvicorn", "main:app"]) == 1
     assert worker_processes({"WEB_CONCURRENCY": "4"}, ["gunicorn"]) == 4
@@ -225,3 +241,79 @@ def test_settings_errors_name_the_setting(mesh: Mesh, monkeypatch: pytest.Monkey
         monkeypatch.setenv("ECT_WIT_EXPIRY_WARNING", value)
         with pytest.raises(ConfigurationError, match="ECT_WIT_EXPIRY_WARNING"):
             Settings.from_env()
+
+
+def test_audiences_and_paths_are_checked_at_startup(mesh: Mesh) -> None:
+    base = mesh.settings("b", "http://b.example")
+    for changes, named in [
+        ({"audience": ("b.example",)}, "ECT_AUDIENCE: 'b.example' is not a base URL"),
+        ({"audience": ("ftp://b.example",)}, "ECT_AUDIENCE: 'ftp://b.example'"),
+        ({"audience": ("http://b.example?x=1",)}, "ECT_AUDIENCE: 'http://b.example?x=1'"),
+        ({"entry_paths": ("start",)}, "ECT_ENTRY_PATHS: 'start' is not a path"),
+        ({"exclude_paths": ("health",)}, "ECT_EXCLUDE_PATHS: 'health' is not a path"),
+        ({"jsonrpc_paths": ("mcp",)}, "ECT_JSONRPC_PATHS: 'mcp' is not a path"),
+        ({"exclude_paths": (1,)}, "ECT_EXCLUDE_PATHS must be a list of strings"),
+        ({"peers": {"127.0.0.1:8002": "spiffe://a.example/x"}}, "ECT_PEERS: '127.0.0.1:8002'"),
+    ]:
+        with pytest.raises(ConfigurationError) as raised:
+            base.replace(**changes)
+        assert str(raised.value).startswith(named), raised.value
+    environ = {
+        "ECT_WORKLOAD_ID": base.workload_id or "",
+        "ECT_KEY_FILE": base.key_file or "",
+        "ECT_WIT_FILE": base.wit_file or "",
+        "ECT_TRUST_BUNDLE": base.trust_bundle or "",
+        "ECT_AUDIENCE": "127.0.0.1:8001",
+    }
+    with pytest.raises(ConfigurationError, match=r"ECT_AUDIENCE: '127\.0\.0\.1:8001'"):
+        Settings.from_env(environ)
+
+
+def test_a_string_given_in_code_for_a_list_setting_is_read_as_the_environment_reads_it(
+    mesh: Mesh,
+) -> None:
+    """Never as a sequence of characters: the "/" of ``exclude_paths="/health"`` would be a
+    prefix excluding every path from verification."""
+    settings = mesh.settings("b", "http://b.example").replace(
+        exclude_paths="/health, /metrics", entry_paths="/start", audience="https://b.example"
+    )
+    assert settings.exclude_paths == ("/health", "/metrics")
+    assert settings.entry_paths == ("/start",)
+    assert settings.audience == ("https://b.example",)
+    assert settings.replace(entry_paths=(p for p in ["/a", "/b"])).entry_paths == ("/a", "/b")
+    app = ECTWSGIMiddleware(lambda environ, start: [], settings=settings)
+    response = httpx.Client(
+        transport=httpx.WSGITransport(app=app), base_url="https://b.example"
+    ).post("/admin")
+    assert response.status_code == 400
+    assert response.json()["code"] == "wit.missing"
+
+
+def test_key_or_token_material_given_instead_of_a_file_path_is_never_shown(mesh: Mesh) -> None:
+    """A private key or a WIT pasted into ECT_KEY_FILE / ECT_WIT_FILE (instead of a file's
+    path) stops the service without appearing in the error or the startup log."""
+    from ect_middleware.runtime import Runtime
+
+    base = mesh.settings("b", "http://b.example")
+    pem = Path(base.key_file or "").read_text()
+    jwk = '{"kty": "EC", "crv": "P-256", "d": "c2VjcmV0", "x": "eA", "y": "eQ"}'
+    wit = mesh["b"].wit
+    for changes, secret in [
+        ({"key_file": pem}, pem.splitlines()[1]),
+        ({"key_file": jwk}, "c2VjcmV0"),
+        ({"wit_file": wit}, wit.split(".")[1]),
+    ]:
+        with pytest.raises(ConfigurationError) as raised:
+            Runtime(base.replace(**changes))
+        assert secret not in str(raised.value)
+        assert "not a file path" in str(raised.value), raised.value
+        assert secret not in str(effective_configuration(base.replace(**changes)))
+
+
+def test_settings_built_by_hand_are_checked_when_the_middleware_is_built(mesh: Mesh) -> None:
+    good = mesh.settings("b", "http://b.example")
+    by_hand = Settings(**{**good.__dict__, "audience": ("b.example",)})
+    with pytest.raises(ConfigurationError, match="ECT_AUDIENCE"):
+        ECTWSGIMiddleware(lambda environ, start: [], settings=by_hand)
+    with pytest.raises(ConfigurationError, match="missing configuration: ECT_WORKLOAD_ID"):
+        ECTWSGIMiddleware(lambda environ, start: [], settings=Settings())

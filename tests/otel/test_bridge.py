@@ -276,3 +276,40 @@ assert not loaded, loaded
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_fastapis_own_server_span_carries_the_execution_context(
+    mesh: Mesh, spans: tuple[TracerProvider, InMemorySpanExporter]
+) -> None:
+    """FastAPI releases that trace requests themselves (a tracer provider set) need no
+    OpenTelemetry ASGI middleware: their server span is current when ours runs."""
+    import asyncio
+
+    from fastapi import FastAPI
+
+    provider, exporter = spans
+    runtime = Runtime(
+        mesh.settings("a", "http://a.test", entry_paths=("/start",)), ledger=MemoryLedger()
+    )
+    app = FastAPI(telemetry={"tracer_provider": provider})
+
+    @app.post("/start")
+    async def start() -> dict[str, str]:
+        checkpoint("budget", "approved")
+        return {}
+
+    instrument_app(app, runtime=runtime)
+
+    async def call() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://a.test") as client:
+            return (await client.post("/start")).status_code
+
+    assert asyncio.run(call()) == 200
+    (server,) = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    attributes = dict(server.attributes or {})
+    assert attributes["ect.workflow_id"] == next(iter(runtime.ledger.entries())).wid
+    assert "ect.task_id" in attributes
+    trace_id = f"{server.get_span_context().trace_id:032x}"
+    assert {e.trace_id for e in runtime.ledger.entries()} == {trace_id}
+    runtime.close()

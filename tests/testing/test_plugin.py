@@ -153,3 +153,55 @@ def test_loading_the_plugin_imports_nothing_of_ours() -> None:
         check=False,
     )
     assert plain.returncode == 0, plain.stderr
+
+
+def test_the_shells_ect_variables_do_not_configure_the_service_under_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A developer who loaded a service's ect.env into the shell (``set -a; . ect.env``)
+    runs the same tests as CI; what a test itself sets is kept."""
+    for name, value in {
+        "ECT_MODE": "off",
+        "ECT_EXCLUDE_PATHS": "/",
+        "ECT_DRAFT": "01",
+        "ECT_REPLAY": "redis://127.0.0.1:1/0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    pytester.makepyfile(
+        test_env="""
+import os
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from ect_middleware import ECTMiddleware, checkpoint
+
+
+def app():
+    async def order(request):
+        checkpoint("order-limit", "approved")
+        return JSONResponse({})
+
+    built = Starlette(routes=[Route("/orders", order, methods=["POST"])])
+    built.add_middleware(ECTMiddleware)
+    return built
+
+
+def test_verified_and_recorded(ect_service, ect_client):
+    assert os.environ.get("ECT_MODE") is None
+    assert ect_client(app(), signed=False).post("/orders").status_code == 400
+    assert ect_client(app()).post("/orders").status_code == 200
+    assert "pol" in ect_service.claims(ect_service.entries(direction="minted")[0])
+
+
+@pytest.fixture
+def excluded(monkeypatch):
+    monkeypatch.setenv("ECT_EXCLUDE_PATHS", "/orders")
+
+
+def test_what_a_fixture_sets_is_kept(excluded, ect_service, ect_client):
+    assert ect_client(app(), signed=False).post("/orders").status_code == 200
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=2)

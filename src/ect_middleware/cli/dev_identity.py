@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import is_base_url
 from ..devkit import DEFAULT_WIT_LIFETIME, create_dev_identities
 from ..tokens.algorithms import ALLOWED
 
@@ -40,7 +41,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    per_domain = dict(item.split("=", 1) for item in args.domain_alg)
+    per_domain = {}
+    for item in args.domain_alg:
+        domain, _, alg = item.partition("=")
+        if alg not in ALLOWED:
+            names = ", ".join(sorted(ALLOWED))
+            raise ValueError(f"--domain-alg {item!r}: expected DOMAIN=ALG, ALG one of {names}")
+        per_domain[domain] = alg
+    if args.wit_lifetime <= 0:
+        raise ValueError("--wit-lifetime must be a positive number of seconds")
+    bad = [url for url in args.audience if not is_base_url(url)]
+    if bad:
+        raise ValueError(
+            f"--audience {bad[0]!r}: expected a base URL such as http://127.0.0.1:8001"
+        )
     if args.audience and len(args.audience) != len(args.workloads):
         raise ValueError(
             f"{len(args.audience)} --audience for {len(args.workloads)} workloads: "
@@ -58,5 +72,6 @@ def run(args: argparse.Namespace) -> int:
     for wl in made.workloads.values():
         print(f"{wl.workload_id}\n  key: {wl.key_file}\n  wit: {wl.wit_file}\n  env: {wl.env_file}")
     example = next(iter(made.workloads.values())).env_file
-    print(f"load an env file with: set -a; . {example}; set +a   (or uvicorn --env-file {example})")
+    print(f"load an env file with: set -a; . {example}; set +a")
+    print(f"  or: uvicorn --env-file {example}   (needs python-dotenv)")
     return 0

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..audit import build_workflows, to_dot, to_html, to_mermaid
+from ..audit import Workflow, build_workflows, summary, to_dot, to_html, to_mermaid
 from ..audit.bundle import write_bundle
 from ..audit.reverify import reverify
 from ..config import DEFAULT_LEDGER
@@ -112,7 +112,12 @@ ACTIONS: tuple[Callable[[_Actions], None], ...] = (
     _add_export,
     add_copy,
 )
-RENDERERS = {"mermaid": to_mermaid, "dot": to_dot, "html": to_html}
+RENDERERS: dict[str, Callable[[Workflow], str]] = {
+    "mermaid": to_mermaid,
+    "dot": to_dot,
+    "html": to_html,
+    "text": lambda flow: summary(flow) + "\n",  # each task with its parents, as the demo prints
+}
 
 
 def _add_ledger_option(parser: argparse.ArgumentParser) -> None:
@@ -317,7 +322,7 @@ WORKFLOW_COLUMNS = ("wid", "first", "last", "tasks", "issuers", "rejections")
 
 def _show_row(described: dict[str, Any]) -> tuple[str, ...]:
     claims = described["claims"] or {}
-    decision = claims.get("pol_decision")
+    policy = described["policy"]
     return (
         str(described["seq"]),
         _time(described["recorded_at"]),
@@ -326,7 +331,7 @@ def _show_row(described: dict[str, Any]) -> tuple[str, ...]:
         described["jti"],
         described["iss"],
         str(claims.get("exec_act", "-")),
-        f"{claims.get('pol')}: {decision}" if decision else "-",
+        f"{policy['policy']}: {policy['decision']}" if policy else "-",
         str(len(described["par"])),
     )
 
@@ -389,8 +394,8 @@ def _count_entry(flows: dict[str, dict[str, Any]], entry: LedgerEntry) -> None:
     flow["last_us"] = max(flow["last_us"], entry.recorded_us)
     flow["tasks"].add(entry.jti)
     flow["issuers"].add(entry.iss)
-    claims = read_payload(entry.ect) or {}
-    if claims.get("pol_decision") == "rejected":
+    policy = model_view(read_payload(entry.ect) or {})[2]
+    if policy is not None and policy.decision == "rejected":
         flow["rejections"].add(entry.jti)
 
 

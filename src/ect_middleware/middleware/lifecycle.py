@@ -27,7 +27,10 @@ def build_runtime(
     ``ConfigurationError`` when the configuration is unusable."""
     if runtime is not None:
         return runtime
-    resolved = settings.replace(**overrides) if settings else Settings.from_env(**overrides)
+    # settings built by hand (Settings(...)) are checked as the environment's are
+    resolved = (
+        settings.replace(**overrides).validated() if settings else Settings.from_env(**overrides)
+    )
     built = None if resolved.mode == "off" else Runtime(resolved)
     announce(resolved)
     return built

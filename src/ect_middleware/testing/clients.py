@@ -8,7 +8,14 @@ import inspect
 from collections.abc import Generator, Sequence
 from typing import Any
 
-import httpx
+try:
+    import httpx
+except ModuleNotFoundError as missing:  # the fixtures are offered wherever pytest runs
+    raise ModuleNotFoundError(
+        "ect_middleware.testing needs the testing extra (httpx):"
+        " pip install 'ect-middleware[testing]'",
+        name=missing.name,
+    ) from missing
 
 from ..tokens.ect import ECTClaims
 from ..tokens.jws import read_payload

@@ -17,6 +17,7 @@ from ..ledger.memory import MemoryLedger
 from ..ledger.open import ENGINES
 from ..limits import Clock
 from ..runtime import Runtime
+from ..tokens.ect import model_view
 from ..tokens.jws import read_payload
 from .identities import BASE_URL, Identity
 
@@ -37,14 +38,15 @@ def _open_test_ledger(url: SplitResult, clock: Clock, create: bool) -> Ledger:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A policy decision recorded as an ECT (``pol``, ``pol_decision``, ``pol_enforcer``)."""
+    """A policy decision recorded as an ECT (``pol``, ``pol_decision``, ``pol_enforcer``, at
+    the top level in draft -00, inside ``ect_ext`` in draft -01)."""
 
     policy: str
     decision: str
     enforcer: str | None
     jti: str
     wid: str | None
-    #: the checkpoint's details (the ECT's ``ext``)
+    #: the checkpoint's details (the ECT's extension: ``ext``, or ``ect_ext`` less the policy)
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -113,22 +115,18 @@ class ServiceUnderTest:
         (``ect-middleware/inbound``) included; only ``policy``'s if given."""
         found = []
         for entry in self.entries(wid=wid, direction="minted"):
-            claims = self.claims(entry)
-            pol, decision = claims.get("pol"), claims.get("pol_decision")
-            if not isinstance(pol, str) or not isinstance(decision, str):
+            # the model, not the wire claims: draft -01 keeps the policy inside ect_ext
+            _, ext, decided = model_view(self.claims(entry))
+            if decided is None or (policy is not None and decided.policy != policy):
                 continue
-            if policy is not None and pol != policy:
-                continue
-            ext = claims.get("ext")
-            enforcer = claims.get("pol_enforcer")
             found.append(
                 Checkpoint(
-                    pol,
-                    decision,
-                    enforcer if isinstance(enforcer, str) else None,
+                    decided.policy,
+                    decided.decision,
+                    decided.enforcer,
                     entry.jti,
                     entry.wid,
-                    ext if isinstance(ext, dict) else {},
+                    ext or {},
                 )
             )
         return found

@@ -143,12 +143,24 @@ def generate_signing_key(alg: str = "ES256", kid: str | None = None) -> SigningK
     return signing_key_from_private(private, alg, kid)
 
 
+def shown_path(path: str | Path) -> str:
+    """A file setting's value as errors and logs may show it: a value that is not a path
+    but what the file should hold (a PEM or JWK key, a token, pasted into ECT_KEY_FILE or
+    ECT_WIT_FILE) is never shown."""
+    text = str(path)
+    if "\n" in text or "-----BEGIN" in text or text.lstrip().startswith(("{", "eyJ")):
+        return "(a value that is not a file path; it looks like a key or a token: not shown)"
+    return text
+
+
 def load_signing_key(path: str | Path) -> SigningKey:
     """Load this workload's private key from a PEM (PKCS#8) or a private JWK file."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise ConfigurationError(f"cannot read key file {path}: {exc.strerror}") from None
+        raise ConfigurationError(
+            f"cannot read key file {shown_path(path)}: {exc.strerror}"
+        ) from None
     try:
         if raw.lstrip().startswith(b"{"):
             return _signing_key_from_jwk(json.loads(raw))

@@ -177,7 +177,7 @@ def _verify_entry(
     jws.parse(item.ect, ECT, limits.max_token_bytes)  # size, shape, typ, alg: before anything
     payload = jws.read_payload(item.ect)
     if payload is None:
-        raise ECT.error("malformed", "payload is not a base64url JSON object")
+        raise ECTError("ect.malformed", "payload is not a base64url JSON object")
     clock.now = c.numeric_date(payload, "iat", ECT)
     if item.wit is None:
         raise BundleRejection("bundle.wit_missing", "no WIT was recorded with this ECT")

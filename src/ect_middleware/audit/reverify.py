@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import ECTError
+from ..errors import ECTError, ECTMiddlewareError
 from ..limits import Limits
 from ..tokens import claims as c
 from ..tokens import jws
@@ -75,7 +75,7 @@ class _Task:
     unresolved: list[frozenset[str]] = field(default_factory=list)
 
 
-class BundleRejection(Exception):
+class BundleRejection(ECTMiddlewareError):
     """A failure with one of the bundle's own codes (not HTTP errors, so not in ``CODES``)."""
 
     def __init__(self, code: str, detail: str) -> None:

@@ -1,15 +1,17 @@
 """Every error this library raises, and the stable codes of its rejections (PROFILE §10).
 
-One family: catch ``ECTMiddlewareError`` for anything the library raises::
+One family: every exception class the library defines derives from ``ECTMiddlewareError``
+(keep it so: a test walks the package). A mistake in code calling the library, such as an
+empty ``exec_act``, stays Python's own ``ValueError``/``TypeError``::
 
-    ECTMiddlewareError                base of every error raised here
-    ├── ConfigurationError            unusable configuration: at startup, naming the setting
-    ├── LedgerError                   the ledger could not record or read an entry
-    ├── ECTError                      a rejection: ``code``, HTTP ``status``, problem+json
-    │   └── CallerNotAllowed          403 caller.not_allowed (authorization.require_caller)
-    ├── InvalidKey (ValueError)       a JWK or PEM that is not an acceptable key
-    ├── MalformedLine (ValueError)    an audit bundle line that is not an entry
-    └── BundleRejection               an audit bundle entry that does not re-verify
+    ECTMiddlewareError
+    ├── ConfigurationError               unusable configuration: at startup, naming the setting
+    ├── LedgerError                      the ledger could not record or read an entry
+    ├── ECTError                         a rejection: ``code``, HTTP ``status``, problem+json
+    │   └── CallerNotAllowed             403 caller.not_allowed (authorization)
+    ├── InvalidKey (ValueError)          a JWK or PEM that is not an acceptable key (tokens.keys)
+    ├── MalformedLine (ValueError)       an audit bundle line that is not an entry (audit.bundle)
+    └── BundleRejection                  an entry that does not re-verify (audit.reverify)
 
 Every rejection code is spelled in full once, as a key of ``CODES`` (its HTTP status and
 title), and in full again wherever it is raised: ``ECTError("wpt.audience_mismatch", ...)``,

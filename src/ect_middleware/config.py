@@ -93,8 +93,7 @@ class Settings:
             raise ConfigurationError("ECT_PEERS must map URL prefixes to peers")
         if not all(isinstance(k, str) and k for k in peers):
             raise ConfigurationError("ECT_PEERS: each key must be a URL prefix (a string)")
-        if any(not isinstance(v, Peer) for v in peers.values()):
-            object.__setattr__(self, "peers", {k: Peer.parse(k, v) for k, v in peers.items()})
+        object.__setattr__(self, "peers", {k: Peer.parse(k, v) for k, v in peers.items()})
         for name, setting_name in _FILES.items():
             value = getattr(self, name)
             if isinstance(value, os.PathLike):

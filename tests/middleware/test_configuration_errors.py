@@ -25,6 +25,7 @@ from ect_middleware import (
     instrument_app,
     start_workflow,
 )
+from ect_middleware.config import Peer
 from ect_middleware.limits import Limits
 from ect_middleware.runtime import Runtime
 
@@ -72,6 +73,7 @@ def runtime(mesh: Mesh) -> Iterator[Runtime]:
         ({"entry_paths": ("",)}, "ECT_ENTRY_PATHS must be a list of non-empty strings"),
         ({"jsonrpc_paths": (7,)}, "ECT_JSONRPC_PATHS must be a list of non-empty strings"),
         ({"peers": {7: "spiffe://org-b.example/agent/b"}}, "ECT_PEERS: each key"),
+        ({"peers": {"http://c.example": Peer("agent-c")}}, "ECT_PEERS: 'agent-c' is not"),
         ({"limits": {"max_token_bytes": 1}}, "limits must be a Limits"),
         ({"limits": Limits(max_parents=-1)}, "limits.max_parents must be a number >= 0"),
         ({"limits": Limits(leeway=math.inf)}, "limits.leeway must be a number >= 0"),  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ with start_workflow("nightly-report"): ...         # a workflow that starts in a
 from .authorization import require_caller
 from .config import Settings
 from .context import RequestContext, bind_context, checkpoint, current_context
-from .errors import ConfigurationError, ECTError
+from .errors import ConfigurationError, ECTError, ECTMiddlewareError, LedgerError
 from .middleware import ECTMiddleware, ECTWSGIMiddleware, instrument_app
 from .propagation import instrument, sent_task_id, uninstrument
 from .workflow import start_workflow
@@ -19,7 +19,9 @@ __all__ = [
     "ConfigurationError",
     "ECTError",
     "ECTMiddleware",
+    "ECTMiddlewareError",
     "ECTWSGIMiddleware",
+    "LedgerError",
     "RequestContext",
     "Settings",
     "bind_context",

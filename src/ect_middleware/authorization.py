@@ -31,7 +31,6 @@ from .errors import ConfigurationError, ECTError
 from .tokens.identifiers import is_workload_id, trust_domain
 
 F = TypeVar("F", bound=Callable[..., Any])
-CODE = "caller.not_allowed"
 PROBLEM_TYPE = "application/problem+json"
 
 
@@ -39,7 +38,7 @@ class CallerNotAllowed(ECTError):
     """Raised by the FastAPI dependency; the middleware answers it with the 403 problem."""
 
     def __init__(self) -> None:
-        super().__init__(CODE, "this route does not accept the calling workload")
+        super().__init__("caller.not_allowed", "this route does not accept the calling workload")
 
 
 class CallerRule:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, LedgerError
@@ -85,13 +86,46 @@ class Settings:
     clock: Clock = field(default=system_clock, compare=False)
 
     def __post_init__(self) -> None:
-        for name in _LIST_SETTINGS:
-            object.__setattr__(self, name, _as_list(name, getattr(self, name)))
+        """Every value is checked here, however the settings are built (``Settings(...)``,
+        ``from_env``, ``replace``): a bad one is a ``ConfigurationError`` naming its
+        setting. Which settings must be present depends on the process: ``validated``."""
+        for name, setting_name in _LISTS.items():
+            object.__setattr__(self, name, _as_list(setting_name, getattr(self, name)))
         peers = self.peers
         if not isinstance(peers, Mapping):
             raise ConfigurationError("ECT_PEERS must map URL prefixes to peers")
-        if any(not isinstance(v, Peer) for v in peers.values()):
-            object.__setattr__(self, "peers", {k: Peer.parse(k, v) for k, v in peers.items()})
+        if not all(isinstance(k, str) and k for k in peers):
+            raise ConfigurationError("ECT_PEERS: each key must be a URL prefix (a string)")
+        object.__setattr__(self, "peers", {k: Peer.parse(k, v) for k, v in peers.items()})
+        for name, setting_name in _FILES.items():
+            value = getattr(self, name)
+            if isinstance(value, os.PathLike):
+                object.__setattr__(self, name, os.fspath(value))
+            elif value is not None and not isinstance(value, str):
+                raise ConfigurationError(f"{setting_name} must be a file path")
+        for name, setting_name in (("ledger", "ECT_LEDGER"), ("replay", "ECT_REPLAY")):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigurationError(f"{setting_name} must be a URL string")
+        if self.workload_id is not None and not is_workload_id(self.workload_id):
+            raise ConfigurationError("ECT_WORKLOAD_ID is not a workload identifier")
+        if self.mode not in ("enforce", "observe", "off"):
+            raise ConfigurationError("ECT_MODE must be enforce, observe or off")
+        if self.dag_mode not in ("partial", "strict"):
+            raise ConfigurationError("ECT_DAG_MODE must be partial or strict")
+        if not _is_number(self.wit_expiry_warning) or self.wit_expiry_warning < 0:
+            raise ConfigurationError("ECT_WIT_EXPIRY_WARNING must be a number of seconds")
+        if self.ect_draft not in ("00", "01"):
+            raise ConfigurationError('ECT_DRAFT must be "00" or "01"')
+        if not isinstance(self.require_ect_binding, bool):
+            raise ConfigurationError("ECT_REQUIRE_ECT_BINDING must be true or false")
+        if not isinstance(self.limits, Limits):
+            raise ConfigurationError("limits must be a Limits")
+        for item in dataclasses.fields(Limits):
+            bound = getattr(self.limits, item.name)
+            if not _is_number(bound) or bound < 0:
+                raise ConfigurationError(f"limits.{item.name} must be a number >= 0")
+        if not callable(self.clock):
+            raise ConfigurationError("clock must be a callable returning seconds")
 
     @classmethod
     def from_env(
@@ -123,23 +157,18 @@ class Settings:
             "ect_draft": get("ECT_DRAFT") or "00",
             "require_ect_binding": _flag("ECT_REQUIRE_ECT_BINDING", get("ECT_REQUIRE_ECT_BINDING")),
         }
-        values.update(overrides)
+        values.update(_known(overrides))
         return cls(**values).validated(serving=serving)
 
-    def replace(self, **overrides: Any) -> Settings:
-        return dataclasses.replace(self, **overrides).validated() if overrides else self
+    def replace(self, *, serving: bool = True, **overrides: Any) -> Settings:
+        """These settings with ``overrides``, complete for a service (``serving``) or a
+        process that only calls peers."""
+        changed = dataclasses.replace(self, **_known(overrides)) if overrides else self
+        return changed.validated(serving=serving)
 
     def validated(self, *, serving: bool = True) -> Settings:
-        if self.mode not in ("enforce", "observe", "off"):
-            raise ConfigurationError("ECT_MODE must be enforce, observe or off")
-        if self.dag_mode not in ("partial", "strict"):
-            raise ConfigurationError("ECT_DAG_MODE must be partial or strict")
-        if not 0 <= self.wit_expiry_warning < float("inf"):
-            raise ConfigurationError("ECT_WIT_EXPIRY_WARNING must be a number of seconds")
-        if self.ect_draft not in ("00", "01"):
-            raise ConfigurationError('ECT_DRAFT must be "00" or "01"')
-        if not isinstance(self.require_ect_binding, bool):
-            raise ConfigurationError("ECT_REQUIRE_ECT_BINDING must be true or false")
+        """These settings, once the ones a service needs are known to be present
+        (``serving=False``: a process that only calls peers, without ``ECT_AUDIENCE``)."""
         if self.mode == "off":
             return self
         required = ["workload_id", "key_file", "wit_file", "trust_bundle"]
@@ -148,8 +177,6 @@ class Settings:
         missing = [f"ECT_{name.upper()}" for name in required if not getattr(self, name)]
         if missing:
             raise ConfigurationError(f"missing configuration: {', '.join(missing)}")
-        if not is_workload_id(self.workload_id):
-            raise ConfigurationError("ECT_WORKLOAD_ID is not a workload identifier")
         for base in self.audience:
             if not is_base_url(base):
                 raise ConfigurationError(
@@ -170,18 +197,15 @@ class Settings:
         return self
 
 
-#: settings that hold several values: a string given in code is read as the environment
-#: reads it (comma-separated), never as a sequence of characters (its "/" would be a path
-#: prefix matching every request)
-_LIST_SETTINGS: Final = ("audience", "entry_paths", "exclude_paths", "jsonrpc_paths")
-
-
-def _as_list(name: str, value: object) -> tuple[str, ...]:
+def _as_list(setting_name: str, value: object) -> tuple[str, ...]:
+    """A list setting's value: a string given in code is read as the environment reads it
+    (comma-separated), never as a sequence of characters (its "/" would be a path prefix
+    matching every request)."""
     if isinstance(value, str):
         return _csv(value)
     values = tuple(value) if isinstance(value, Iterable) else None
-    if values is None or not all(isinstance(v, str) for v in values):
-        raise ConfigurationError(f"ECT_{name.upper()} must be a list of strings")
+    if values is None or not all(isinstance(v, str) and v for v in values):
+        raise ConfigurationError(f"{setting_name} must be a list of non-empty strings")
     return values
 
 
@@ -201,6 +225,36 @@ def is_base_url(value: str) -> bool:
         and "?" not in value
         and "#" not in value
     )
+
+
+#: fields holding a file path (or, for the trust bundle, inline JSON), by setting name
+_FILES = {
+    "key_file": "ECT_KEY_FILE",
+    "wit_file": "ECT_WIT_FILE",
+    "trust_bundle": "ECT_TRUST_BUNDLE",
+}
+#: fields holding a list, by setting name (a string given in code is read as ``_csv`` reads it)
+_LISTS = {
+    "audience": "ECT_AUDIENCE",
+    "entry_paths": "ECT_ENTRY_PATHS",
+    "exclude_paths": "ECT_EXCLUDE_PATHS",
+    "jsonrpc_paths": "ECT_JSONRPC_PATHS",
+}
+
+
+def _known(overrides: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``overrides`` if each names a ``Settings`` field (a misspelt one would otherwise be
+    a ``TypeError`` far from the setting it meant)."""
+    fields = [f.name for f in dataclasses.fields(Settings)]
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ConfigurationError(f"unknown setting {unknown[0]!r}; settings: {', '.join(fields)}")
+    return overrides
+
+
+def _is_number(value: object) -> bool:
+    """A finite int or float (bool is an int in Python, never a number of anything here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _seconds(name: str, value: str | None) -> float:
@@ -236,6 +290,20 @@ def _peers(value: str | None) -> dict[str, Peer]:
     if not isinstance(peers, dict):
         raise ConfigurationError("ECT_PEERS must map URL prefixes to workload identifiers")
     return {k: Peer.parse(k, v) for k, v in peers.items()}
+
+
+def refuse_settings_with_runtime(
+    runtime: object, settings: Settings | None, overrides: Mapping[str, Any]
+) -> None:
+    """A ``runtime=`` carries its own settings: settings or overrides given with it would
+    be silently ignored (``mode="off"`` would not turn anything off), so they are refused."""
+    if runtime is None or (settings is None and not overrides):
+        return
+    given = (["settings"] if settings is not None else []) + sorted(overrides)
+    raise ConfigurationError(
+        f"runtime= carries its own settings; {', '.join(given)} would be ignored: "
+        "give either runtime= or settings, not both"
+    )
 
 
 @contextmanager

@@ -1,89 +1,137 @@
-"""Typed errors with stable machine-readable codes (PROFILE §10).
+"""Every error this library raises, and the stable codes of its rejections (PROFILE §10).
 
-Every rejection the library can produce is listed in ``CODES`` so that the codes are
-documented, stable and testable. Error details are written by this library only: they never
-contain a token, a key, or a hash of a body.
+One family: every exception class the library defines derives from ``ECTMiddlewareError``
+(keep it so: a test walks the package). A mistake in code calling the library, such as an
+empty ``exec_act``, stays Python's own ``ValueError``/``TypeError``::
+
+    ECTMiddlewareError
+    ├── ConfigurationError               unusable configuration: at startup, naming the setting
+    ├── LedgerError                      the ledger could not record or read an entry
+    ├── ECTError                         a rejection: ``code``, HTTP ``status``, problem+json
+    │   └── CallerNotAllowed             403 caller.not_allowed (authorization)
+    ├── InvalidKey (ValueError)          a JWK or PEM that is not an acceptable key (tokens.keys)
+    ├── MalformedLine (ValueError)       an audit bundle line that is not an entry (audit.bundle)
+    └── BundleRejection                  an entry that does not re-verify (audit.reverify)
+
+Every rejection code is spelled in full once, as a key of ``CODES`` (its HTTP status and
+title), and in full again wherever it is raised: ``ECTError("wpt.audience_mismatch", ...)``,
+so one grep finds a code's definition and every place that raises it. The checks all three
+token kinds share raise the kind's own code (``kind.codes.malformed``, see
+``tokens/jws.py``), spelled in full where each kind is declared. Codes, statuses and titles
+are public API: never rename or renumber one; add a code as one new line here.
+
+Error details are written by this library only: they never contain a token, a key, or a
+hash of a body.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
-#: code -> (HTTP status, short human title)
-CODES: Final[dict[str, tuple[int, str]]] = {}
+
+class ECTMiddlewareError(Exception):
+    """Base of every error ect-middleware raises."""
 
 
-def _register(status: int, **titles: str) -> None:
-    for code, title in titles.items():
-        CODES[code.replace("__", ".")] = (status, title)
+class ConfigurationError(ECTMiddlewareError):
+    """The service's own configuration is unusable (raised at startup, never per request);
+    the message names the setting."""
 
 
-# Token-level failures shared by the three token kinds: "<kind>.<reason>".
-for _kind, _name in (("wit", "WIT"), ("wpt", "WPT"), ("ect", "ECT")):
-    _register(
-        400,
-        **{
-            f"{_kind}__missing": f"{_name} missing",
-            f"{_kind}__duplicate": f"more than one {_name} header",
-            f"{_kind}__too_large": f"{_name} exceeds the size limit",
-            f"{_kind}__malformed": f"{_name} is not a well-formed compact JWS",
-            f"{_kind}__typ_invalid": f"{_name} has the wrong typ",
-            f"{_kind}__alg_not_allowed": f"{_name} algorithm not allowed",
-            f"{_kind}__header_forbidden": f"{_name} carries a forbidden JOSE header",
-            f"{_kind}__bad_signature": f"{_name} signature invalid",
-            f"{_kind}__expired": f"{_name} expired",
-            f"{_kind}__not_yet_valid": f"{_name} not valid yet (nbf)",
-            f"{_kind}__claims_invalid": f"{_name} claims missing or ill-typed",
-        },
-    )
+class LedgerError(ECTMiddlewareError):
+    """The ledger could not record or read an entry."""
 
-_register(
-    400,
-    wit__untrusted_domain="WIT issued by an untrusted trust domain",
-    wit__unknown_kid="WIT signing key not found in the trust bundle",
-    wit__invalid_sub="WIT subject is not a valid workload identifier",
-    wit__cnf_invalid="WIT confirmation key invalid",
-    wit__unexpected_subject="WIT subject is not the expected peer",
-    wit__issuer_mismatch="WIT issuer is not the trust domain's configured issuer",
-    wit__audience_mismatch="WIT audience does not name this service",
-    wpt__alg_mismatch="WPT algorithm differs from the WIT confirmation key",
-    wpt__audience_mismatch="WPT audience is not this service",
-    wpt__lifetime_exceeded="WPT lifetime exceeds the maximum",
-    wpt__wth_mismatch="WPT not bound to the presented WIT",
-    wpt__ath_mismatch="WPT not bound to the Authorization token",
-    wpt__tth_mismatch="WPT not bound to the Txn-Token",
-    wpt__oth_mismatch="WPT not bound to the Execution-Context header",
-    wpt__oth_unknown="WPT binds a header this service does not understand",
-    wpt__replayed="WPT replayed",
-    ect__alg_mismatch="ECT algorithm differs from the issuer key",
-    ect__issuer_mismatch="ECT issuer is not the authenticated caller",
-    ect__audience_mismatch="ECT audience does not include this service",
-    ect__issued_in_future="ECT issued in the future",
-    ect__lifetime_exceeded="ECT lifetime exceeds the maximum",
-    ect__invalid_id="ECT jti, wid or par entry is not a UUID",
-    ect__ext_too_large="ECT ext claim too large",
-    ect__ext_too_deep="ECT ext claim nested too deeply",
-    ect__too_many="too many ECTs on one request",
-    ect__wid_mismatch="ECTs on one request belong to different workflows",
-    ect__replayed="ECT presented more than once",
-    ect__unsigned="ECT is unsigned (assurance level L1), which is not accepted",
-    ect__draft_conflict="ECT carries one claim in both draft spellings",
-    dag__too_many_parents="ECT has too many parents",
-    dag__parent_unknown="ECT parent not found",
-    dag__parent_after_child="ECT parent issued after its child",
-    dag__cycle="ECT would close a cycle",
-    dag__ancestor_limit="ECT ancestry exceeds the walk limit",
-    request__headers_too_large="Execution-Context headers exceed the size limit",
+
+#: code -> (HTTP status, short human title); read-only
+CODES: Final[Mapping[str, tuple[int, str]]] = MappingProxyType(
+    {
+        # WIT: who the caller is (each kind's first eleven: the checks all three kinds share)
+        "wit.missing": (400, "WIT missing"),
+        "wit.duplicate": (400, "more than one WIT header"),
+        "wit.too_large": (400, "WIT exceeds the size limit"),
+        "wit.malformed": (400, "WIT is not a well-formed compact JWS"),
+        "wit.typ_invalid": (400, "WIT has the wrong typ"),
+        "wit.alg_not_allowed": (400, "WIT algorithm not allowed"),
+        "wit.header_forbidden": (400, "WIT carries a forbidden JOSE header"),
+        "wit.bad_signature": (400, "WIT signature invalid"),
+        "wit.expired": (400, "WIT expired"),
+        "wit.not_yet_valid": (400, "WIT not valid yet (nbf)"),
+        "wit.claims_invalid": (400, "WIT claims missing or ill-typed"),
+        "wit.untrusted_domain": (400, "WIT issued by an untrusted trust domain"),
+        "wit.unknown_kid": (400, "WIT signing key not found in the trust bundle"),
+        "wit.invalid_sub": (400, "WIT subject is not a valid workload identifier"),
+        "wit.cnf_invalid": (400, "WIT confirmation key invalid"),
+        "wit.unexpected_subject": (400, "WIT subject is not the expected peer"),
+        "wit.issuer_mismatch": (400, "WIT issuer is not the trust domain's configured issuer"),
+        "wit.audience_mismatch": (400, "WIT audience does not name this service"),
+        # WPT: proof of possession, for this request
+        "wpt.missing": (400, "WPT missing"),
+        "wpt.duplicate": (400, "more than one WPT header"),
+        "wpt.too_large": (400, "WPT exceeds the size limit"),
+        "wpt.malformed": (400, "WPT is not a well-formed compact JWS"),
+        "wpt.typ_invalid": (400, "WPT has the wrong typ"),
+        "wpt.alg_not_allowed": (400, "WPT algorithm not allowed"),
+        "wpt.header_forbidden": (400, "WPT carries a forbidden JOSE header"),
+        "wpt.bad_signature": (400, "WPT signature invalid"),
+        "wpt.expired": (400, "WPT expired"),
+        "wpt.not_yet_valid": (400, "WPT not valid yet (nbf)"),
+        "wpt.claims_invalid": (400, "WPT claims missing or ill-typed"),
+        "wpt.alg_mismatch": (400, "WPT algorithm differs from the WIT confirmation key"),
+        "wpt.audience_mismatch": (400, "WPT audience is not this service"),
+        "wpt.lifetime_exceeded": (400, "WPT lifetime exceeds the maximum"),
+        "wpt.wth_mismatch": (400, "WPT not bound to the presented WIT"),
+        "wpt.ath_mismatch": (400, "WPT not bound to the Authorization token"),
+        "wpt.tth_mismatch": (400, "WPT not bound to the Txn-Token"),
+        "wpt.oth_mismatch": (400, "WPT not bound to the Execution-Context header"),
+        "wpt.oth_unknown": (400, "WPT binds a header this service does not understand"),
+        "wpt.replayed": (400, "WPT replayed"),
+        # ECT: what was done, and after what
+        "ect.missing": (400, "ECT missing"),
+        "ect.duplicate": (400, "more than one ECT header"),
+        "ect.too_large": (400, "ECT exceeds the size limit"),
+        "ect.malformed": (400, "ECT is not a well-formed compact JWS"),
+        "ect.typ_invalid": (400, "ECT has the wrong typ"),
+        "ect.alg_not_allowed": (400, "ECT algorithm not allowed"),
+        "ect.header_forbidden": (400, "ECT carries a forbidden JOSE header"),
+        "ect.bad_signature": (400, "ECT signature invalid"),
+        "ect.expired": (400, "ECT expired"),
+        "ect.not_yet_valid": (400, "ECT not valid yet (nbf)"),
+        "ect.claims_invalid": (400, "ECT claims missing or ill-typed"),
+        "ect.alg_mismatch": (400, "ECT algorithm differs from the issuer key"),
+        "ect.issuer_mismatch": (400, "ECT issuer is not the authenticated caller"),
+        "ect.audience_mismatch": (400, "ECT audience does not include this service"),
+        "ect.issued_in_future": (400, "ECT issued in the future"),
+        "ect.lifetime_exceeded": (400, "ECT lifetime exceeds the maximum"),
+        "ect.invalid_id": (400, "ECT jti, wid or par entry is not a UUID"),
+        "ect.ext_too_large": (400, "ECT ext claim too large"),
+        "ect.ext_too_deep": (400, "ECT ext claim nested too deeply"),
+        "ect.too_many": (400, "too many ECTs on one request"),
+        "ect.wid_mismatch": (400, "ECTs on one request belong to different workflows"),
+        "ect.replayed": (400, "ECT presented more than once"),
+        "ect.unsigned": (400, "ECT is unsigned (assurance level L1), which is not accepted"),
+        "ect.draft_conflict": (400, "ECT carries one claim in both draft spellings"),
+        # DAG rules
+        "dag.too_many_parents": (400, "ECT has too many parents"),
+        "dag.parent_unknown": (400, "ECT parent not found"),
+        "dag.parent_after_child": (400, "ECT parent issued after its child"),
+        "dag.cycle": (400, "ECT would close a cycle"),
+        "dag.ancestor_limit": (400, "ECT ancestry exceeds the walk limit"),
+        # the request as a whole, policy, and what the middleware depends on
+        "request.headers_too_large": (400, "Execution-Context headers exceed the size limit"),
+        "policy.denied": (403, "denied by policy"),
+        "caller.not_allowed": (403, "caller not allowed for this route"),
+        "ledger.unavailable": (503, "audit ledger unavailable"),
+        "replay.unavailable": (503, "replay cache unavailable"),
+        "replay.caller_limit": (429, "caller holds too many live replay-cache entries"),
+    }
 )
-_register(403, policy__denied="denied by policy")
-_register(403, caller__not_allowed="caller not allowed for this route")
-_register(503, ledger__unavailable="audit ledger unavailable")
-_register(503, replay__unavailable="replay cache unavailable")
-_register(429, replay__caller_limit="caller holds too many live replay-cache entries")
 
 
-class ECTError(Exception):
-    """A rejection with a stable ``code``; ``status`` is the HTTP status it maps to."""
+class ECTError(ECTMiddlewareError):
+    """A rejection with a stable ``code`` (a key of ``CODES``); ``status`` is the HTTP
+    status it maps to."""
 
     def __init__(self, code: str, detail: str) -> None:
         status, title = CODES[code]
@@ -102,11 +150,3 @@ class ECTError(Exception):
             "detail": self.detail,
             "code": self.code,
         }
-
-
-class ConfigurationError(Exception):
-    """The service's own configuration is unusable (raised at startup, never per request)."""
-
-
-class LedgerError(Exception):
-    """The ledger could not record or read an entry."""

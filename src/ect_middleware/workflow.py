@@ -14,12 +14,11 @@ block returns.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
 from types import TracebackType
 from typing import Any
 
-from .config import Settings
+from .config import Settings, refuse_settings_with_runtime
 from .context.logging import request_scope
 from .context.request_context import RequestContext
 from .errors import LedgerError
@@ -71,8 +70,7 @@ class start_workflow:
     ) -> None:
         if not isinstance(exec_act, str) or not exec_act:
             raise ValueError("exec_act must be a non-empty string")
-        if runtime is not None and (settings is not None or overrides):
-            raise ValueError("give either runtime= or settings/overrides, not both")
+        refuse_settings_with_runtime(runtime, settings, overrides)
         self._exec_act = exec_act
         self._settings = settings
         self._overrides = overrides
@@ -165,9 +163,7 @@ class start_workflow:
         if self._settings is None:
             settings = Settings.from_env(serving=False, **self._overrides)
         else:
-            settings = dataclasses.replace(self._settings, **self._overrides).validated(
-                serving=False
-            )
+            settings = self._settings.replace(serving=False, **self._overrides)
         if settings.mode == "off":
             return None
         self._runtime = Runtime(settings)

@@ -252,7 +252,7 @@ def test_audiences_and_paths_are_checked_at_startup(mesh: Mesh) -> None:
         ({"entry_paths": ("start",)}, "ECT_ENTRY_PATHS: 'start' is not a path"),
         ({"exclude_paths": ("health",)}, "ECT_EXCLUDE_PATHS: 'health' is not a path"),
         ({"jsonrpc_paths": ("mcp",)}, "ECT_JSONRPC_PATHS: 'mcp' is not a path"),
-        ({"exclude_paths": (1,)}, "ECT_EXCLUDE_PATHS must be a list of strings"),
+        ({"exclude_paths": (1,)}, "ECT_EXCLUDE_PATHS must be a list of non-empty strings"),
         ({"peers": {"127.0.0.1:8002": "spiffe://a.example/x"}}, "ECT_PEERS: '127.0.0.1:8002'"),
     ]:
         with pytest.raises(ConfigurationError) as raised:

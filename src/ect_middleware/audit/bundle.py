@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from ..errors import ECTMiddlewareError
 from ..ledger.base import LedgerEntry
 
 FORMAT = "ect-bundle/1"
@@ -33,7 +34,7 @@ class BundleLine:
     unresolved: tuple[str, ...]
 
 
-class MalformedLine(ValueError):
+class MalformedLine(ECTMiddlewareError, ValueError):
     """A line that is not a bundle entry; ``line`` is its 1-based number."""
 
     def __init__(self, line: int, detail: str) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import ECTError
+from ..errors import ECTError, ECTMiddlewareError
 from ..limits import Limits
 from ..tokens import claims as c
 from ..tokens import jws
@@ -75,7 +75,7 @@ class _Task:
     unresolved: list[frozenset[str]] = field(default_factory=list)
 
 
-class BundleRejection(Exception):
+class BundleRejection(ECTMiddlewareError):
     """A failure with one of the bundle's own codes (not HTTP errors, so not in ``CODES``)."""
 
     def __init__(self, code: str, detail: str) -> None:
@@ -175,7 +175,7 @@ def _verify_entry(
     jws.parse(item.ect, ECT, limits.max_token_bytes)  # size, shape, typ, alg: before anything
     payload = jws.read_payload(item.ect)
     if payload is None:
-        raise ECT.error("malformed", "payload is not a base64url JSON object")
+        raise ECTError("ect.malformed", "payload is not a base64url JSON object")
     clock.now = c.numeric_date(payload, "iat", ECT)
     if item.wit is None:
         raise BundleRejection("bundle.wit_missing", "no WIT was recorded with this ECT")

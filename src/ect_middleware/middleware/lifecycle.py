@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import Settings
+from ..config import Settings, refuse_settings_with_runtime
 from ..context.request_context import RequestContext
 from ..errors import ECTError, LedgerError
 from ..logs import log
@@ -24,8 +24,9 @@ def build_runtime(
 ) -> Runtime | None:
     """The runtime a middleware uses: given, or built from settings / the environment
     (then the effective configuration is logged). None when ``ECT_MODE=off``.
-    ``ConfigurationError`` when the configuration is unusable."""
+    ``ConfigurationError`` when the configuration is unusable, or given beside a runtime."""
     if runtime is not None:
+        refuse_settings_with_runtime(runtime, settings, overrides)
         return runtime
     # settings built by hand (Settings(...)) are checked as the environment's are
     resolved = (

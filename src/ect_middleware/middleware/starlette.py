@@ -13,13 +13,17 @@ from typing import Any
 from starlette.applications import Starlette
 
 from ..authorization import CallerNotAllowed, starlette_refusal
+from ..config import refuse_settings_with_runtime
 from .asgi import ECTMiddleware
 
 _MARKER = "_ect_middleware_instrumented"
 
 
 def instrument_app(app: Starlette, **kwargs: Any) -> Starlette:
-    """Wrap ``app``'s middleware stack in ``ECTMiddleware`` (idempotent; before startup)."""
+    """Wrap ``app``'s middleware stack in ``ECTMiddleware`` (idempotent; before startup);
+    ``kwargs`` are ``ECTMiddleware``'s (refused here already: ``runtime=`` with settings)."""
+    settings = {k: v for k, v in kwargs.items() if k not in ("runtime", "settings")}
+    refuse_settings_with_runtime(kwargs.get("runtime"), kwargs.get("settings"), settings)
     if getattr(app, _MARKER, False):
         return app
     if app.middleware_stack is not None:

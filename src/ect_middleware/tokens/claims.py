@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import ECTError
 from .jws import TokenKind
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -24,7 +25,7 @@ def is_hash(value: object) -> bool:
 def string(claims: Mapping[str, Any], name: str, kind: TokenKind, *, max_len: int = 2048) -> str:
     value = claims.get(name)
     if not isinstance(value, str) or not value or len(value) > max_len:
-        raise kind.error("claims_invalid", f"claim {name!r} must be a non-empty string")
+        raise ECTError(kind.codes.claims_invalid, f"claim {name!r} must be a non-empty string")
     return value
 
 
@@ -35,7 +36,7 @@ def audience(claims: Mapping[str, Any], kind: TokenKind) -> tuple[str, ...]:
         return (aud,)
     if isinstance(aud, list) and aud and all(isinstance(a, str) and a for a in aud):
         return tuple(aud)
-    raise kind.error("claims_invalid", "aud must be a string or an array of strings")
+    raise ECTError(kind.codes.claims_invalid, "aud must be a string or an array of strings")
 
 
 def optional_string(
@@ -49,12 +50,12 @@ def optional_string(
 def not_before(claims: Mapping[str, Any], kind: TokenKind, now: float, leeway: float) -> None:
     """RFC 7519 §4.1.5: a token must not be accepted before its ``nbf``, when it has one."""
     if "nbf" in claims and numeric_date(claims, "nbf", kind) > now + leeway:
-        raise kind.error("not_yet_valid", "nbf is in the future")
+        raise ECTError(kind.codes.not_yet_valid, "nbf is in the future")
 
 
 def numeric_date(claims: Mapping[str, Any], name: str, kind: TokenKind) -> float:
     value = claims.get(name)
     # bool is an int in Python; a NumericDate is a JSON number, never true/false.
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 2**53:
-        raise kind.error("claims_invalid", f"claim {name!r} must be a NumericDate")
+        raise ECTError(kind.codes.claims_invalid, f"claim {name!r} must be a NumericDate")
     return float(value)

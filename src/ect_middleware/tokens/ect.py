@@ -140,23 +140,23 @@ def verify_ect(
     refuse_unsigned(token, limits)
     unverified = jws.parse(token, ECT, limits.max_token_bytes)
     if unverified.alg != issuer.cnf.alg:
-        raise ECT.error("alg_mismatch", "alg must equal the issuer's cnf.jwk alg")
+        raise ECTError("ect.alg_mismatch", "alg must equal the issuer's cnf.jwk alg")
     body = jws.verify(unverified, issuer.cnf)
     if c.string(body, "iss", ECT) != issuer.sub:
-        raise ECT.error("issuer_mismatch", "iss is not the authenticated caller")
+        raise ECTError("ect.issuer_mismatch", "iss is not the authenticated caller")
     claims = read_claims(token, body, limits)
     if not audiences or not any(a in audiences for a in claims.aud):
-        raise ECT.error("audience_mismatch", "aud does not include this service")
+        raise ECTError("ect.audience_mismatch", "aud does not include this service")
     now = clock()
     if now >= claims.exp + limits.leeway:
-        raise ECT.error("expired", "ECT has expired")
+        raise ECTError("ect.expired", "ECT has expired")
     if claims.iat > now + limits.leeway:
-        raise ECT.error("issued_in_future", "iat is in the future")
+        raise ECTError("ect.issued_in_future", "iat is in the future")
     # Bounded like a WPT's: a replay key is kept until exp, so exp far ahead would let a
     # caller fill the replay cache with keys that never expire.
     longest = limits.ect_max_lifetime
     if claims.exp - claims.iat > longest or claims.exp > now + longest + limits.leeway:
-        raise ECT.error("lifetime_exceeded", "exp is too far after iat or in the future")
+        raise ECTError("ect.lifetime_exceeded", "exp is too far after iat or in the future")
     c.not_before(claims.claims, ECT, now, limits.leeway)
     return claims
 
@@ -168,20 +168,20 @@ def refuse_unsigned(token: str, limits: Limits) -> None:
     so it never enters the DAG. A JWS that does carry a signature is left to ``jws.parse``
     (``alg`` ``none`` with a signature stays ``ect.alg_not_allowed``)."""
     if len(token) > limits.max_token_bytes:
-        raise ECT.error("too_large", f"token longer than {limits.max_token_bytes} bytes")
+        raise ECTError("ect.too_large", f"token longer than {limits.max_token_bytes} bytes")
     if token.startswith("{"):
-        raise ECT.error("unsigned", "an unsigned ECT (L1) is not accepted")
+        raise ECTError("ect.unsigned", "an unsigned ECT (L1) is not accepted")
     if _UNSECURED.fullmatch(token):
         header = jws.read_header(token)
         if header is not None and header.get("alg") == "none":
-            raise ECT.error("unsigned", "an unsecured ECT (alg none) is not accepted")
+            raise ECTError("ect.unsigned", "an unsecured ECT (alg none) is not accepted")
         return
     if "." not in token:
         try:
             json_object(b64url_decode(token))
         except (ValueError, UnicodeDecodeError, RecursionError):
             return
-        raise ECT.error("unsigned", "an unsigned ECT (L1) is not accepted")
+        raise ECTError("ect.unsigned", "an unsigned ECT (L1) is not accepted")
 
 
 def read_claims(token: str, body: Mapping[str, Any], limits: Limits) -> ECTClaims:
@@ -194,14 +194,14 @@ def _checked_fields(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     same rules for a received ECT and for one about to be minted."""
     iss = c.string(body, "iss", ECT)
     if not is_workload_id(iss):
-        raise ECT.error("claims_invalid", "iss must be a workload identifier")
+        raise ECTError("ect.claims_invalid", "iss must be a workload identifier")
     aud = body.get("aud")
     if isinstance(aud, str):
         aud = (aud,)
     elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
         aud = tuple(aud)
     else:
-        raise ECT.error("claims_invalid", "aud must be a string or an array of strings")
+        raise ECTError("ect.claims_invalid", "aud must be a string or an array of strings")
     iat = c.numeric_date(body, "iat", ECT)
     exp = c.numeric_date(body, "exp", ECT)
     jti = c.string(body, "jti", ECT)
@@ -209,19 +209,19 @@ def _checked_fields(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     draft = wire_draft(body)
     par = body.get(_PARENTS[draft])
     if not isinstance(par, list):
-        raise ECT.error("claims_invalid", f"{_PARENTS[draft]} must be an array")
+        raise ECTError("ect.claims_invalid", f"{_PARENTS[draft]} must be an array")
     if len(par) > limits.max_parents:
         raise ECTError("dag.too_many_parents", f"par has more than {limits.max_parents} entries")
     wid = c.optional_string(body, "wid", ECT)
     if not c.is_uuid(jti) or (wid is not None and not c.is_uuid(wid)):
-        raise ECT.error("invalid_id", "jti and wid must be UUIDs")
+        raise ECTError("ect.invalid_id", "jti and wid must be UUIDs")
     if not all(map(c.is_uuid, par)):
-        raise ECT.error("invalid_id", "par entries must be UUIDs")
+        raise ECTError("ect.invalid_id", "par entries must be UUIDs")
     # One task, one identifier (PROFILE §6): a UUID is compared in lower case, however
     # the issuer wrote it.
     jti, wid, par = jti.lower(), wid.lower() if wid else None, [p.lower() for p in par]
     if len(set(par)) != len(par) or jti in par:
-        raise ECT.error("claims_invalid", "par entries must be distinct and not the task itself")
+        raise ECTError("ect.claims_invalid", "par entries must be distinct and not the task itself")
     inp_hash = _optional_hash(body, "inp_hash")
     out_hash = _optional_hash(body, "out_hash")
     wire_ext = body.get(_EXTENSION[draft])
@@ -250,12 +250,12 @@ def wire_draft(body: Mapping[str, Any]) -> Draft:
     """The draft whose spelling ``body`` uses; a claim given in both spellings is refused
     (``ect.draft_conflict``): which one a reader takes would otherwise be up to the reader."""
     if "par" in body and "pred" in body:
-        raise ECT.error("draft_conflict", "both par and pred are present")
+        raise ECTError("ect.draft_conflict", "both par and pred are present")
     if "ext" in body and "ect_ext" in body:
-        raise ECT.error("draft_conflict", "both ext and ect_ext are present")
+        raise ECTError("ect.draft_conflict", "both ext and ect_ext are present")
     ect_ext = body.get("ect_ext")
     if isinstance(ect_ext, dict) and any(n in body and n in ect_ext for n in POLICY_CLAIMS):
-        raise ECT.error("draft_conflict", "a policy claim is both top-level and in ect_ext")
+        raise ECTError("ect.draft_conflict", "a policy claim is both top-level and in ect_ext")
     return "01" if "pred" in body or ("par" not in body and "ect_ext" in body) else "00"
 
 
@@ -294,20 +294,20 @@ def model_view(
 def _optional_hash(body: Mapping[str, Any], name: str) -> str | None:
     value = c.optional_string(body, name, ECT)
     if value is not None and not c.is_hash(value):
-        raise ECT.error("claims_invalid", f"{name} must be a base64url SHA-256 digest")
+        raise ECTError("ect.claims_invalid", f"{name} must be a base64url SHA-256 digest")
     return value
 
 
 def _read_policy(body: Mapping[str, Any]) -> Policy | None:
     if "pol" not in body and "pol_decision" not in body:
         if "pol_enforcer" in body:
-            raise ECT.error("claims_invalid", "pol_enforcer without pol")
+            raise ECTError("ect.claims_invalid", "pol_enforcer without pol")
         return None
     pol = c.string(body, "pol", ECT)
     decision = c.string(body, "pol_decision", ECT, max_len=64)
     enforcer = c.optional_string(body, "pol_enforcer", ECT)
     if enforcer is not None and not is_workload_id(enforcer):
-        raise ECT.error("claims_invalid", "pol_enforcer must be a workload identifier")
+        raise ECTError("ect.claims_invalid", "pol_enforcer must be a workload identifier")
     return Policy(pol, decision, enforcer)
 
 
@@ -322,13 +322,13 @@ def _as_received(ext: object, limits: Limits) -> object:
 
 def _check_ext(ext: object, limits: Limits, name: str = "ext") -> None:
     if not isinstance(ext, dict):
-        raise ECT.error("claims_invalid", f"{name} must be an object")
+        raise ECTError("ect.claims_invalid", f"{name} must be an object")
     # Depth first, without recursion: 4096 bytes hold hundreds of levels, which would
     # exhaust the interpreter's recursion limit in a recursive walk or in the JSON encoder.
     if _deeper_than(ext, limits.ext_max_depth):
-        raise ECT.error("ext_too_deep", f"ext is nested deeper than {limits.ext_max_depth}")
+        raise ECTError("ect.ext_too_deep", f"ext is nested deeper than {limits.ext_max_depth}")
     if json_size(ext) > limits.ext_max_bytes:
-        raise ECT.error("ext_too_large", f"ext is larger than {limits.ext_max_bytes} bytes")
+        raise ECTError("ect.ext_too_large", f"ext is larger than {limits.ext_max_bytes} bytes")
 
 
 def _deeper_than(value: object, max_depth: int) -> bool:

@@ -9,6 +9,8 @@ import math
 import re
 from typing import Any
 
+from ..errors import ECTMiddlewareError
+
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -88,7 +90,7 @@ def json_size(value: object) -> int:
     return len(_SIZE_ENCODER.encode(value).encode("utf-8"))
 
 
-class NotIJSONNumber(ValueError):
+class NotIJSONNumber(ECTMiddlewareError, ValueError):
     """A NaN or an infinity in JSON text (not I-JSON, RFC 7493 §2.2)."""
 
 

@@ -46,23 +46,86 @@ FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256", "c
 
 
 @dataclass(frozen=True)
+class KindCodes:
+    """One token kind's codes for the checks all three kinds share (``errors.CODES``),
+    each spelled in full where the kind is declared below, so it can be found by grep."""
+
+    missing: str
+    duplicate: str
+    too_large: str
+    malformed: str
+    typ_invalid: str
+    alg_not_allowed: str
+    header_forbidden: str
+    bad_signature: str
+    expired: str
+    not_yet_valid: str
+    claims_invalid: str
+
+
+@dataclass(frozen=True)
 class TokenKind:
-    """One of the three token types: its error-code prefix and its ``typ`` values."""
+    """One of the three token types: its name, its ``typ`` values and its shared codes."""
 
     name: str
     typ: str
     accepted_typ: frozenset[str]
-
-    def error(self, reason: str, detail: str) -> ECTError:
-        return ECTError(f"{self.name}.{reason}", detail)
+    codes: KindCodes
 
 
-WIT = TokenKind("wit", "wit+jwt", frozenset({"wit+jwt", "application/wit+jwt"}))
-WPT = TokenKind("wpt", "wpt+jwt", frozenset({"wpt+jwt", "application/wpt+jwt"}))
+WIT = TokenKind(
+    "wit",
+    "wit+jwt",
+    frozenset({"wit+jwt", "application/wit+jwt"}),
+    KindCodes(
+        missing="wit.missing",
+        duplicate="wit.duplicate",
+        too_large="wit.too_large",
+        malformed="wit.malformed",
+        typ_invalid="wit.typ_invalid",
+        alg_not_allowed="wit.alg_not_allowed",
+        header_forbidden="wit.header_forbidden",
+        bad_signature="wit.bad_signature",
+        expired="wit.expired",
+        not_yet_valid="wit.not_yet_valid",
+        claims_invalid="wit.claims_invalid",
+    ),
+)
+WPT = TokenKind(
+    "wpt",
+    "wpt+jwt",
+    frozenset({"wpt+jwt", "application/wpt+jwt"}),
+    KindCodes(
+        missing="wpt.missing",
+        duplicate="wpt.duplicate",
+        too_large="wpt.too_large",
+        malformed="wpt.malformed",
+        typ_invalid="wpt.typ_invalid",
+        alg_not_allowed="wpt.alg_not_allowed",
+        header_forbidden="wpt.header_forbidden",
+        bad_signature="wpt.bad_signature",
+        expired="wpt.expired",
+        not_yet_valid="wpt.not_yet_valid",
+        claims_invalid="wpt.claims_invalid",
+    ),
+)
 ECT = TokenKind(
     "ect",
     "wimse-exec+jwt",
     frozenset({"wimse-exec+jwt", "application/wimse-exec+jwt", "exec+jwt", "application/exec+jwt"}),
+    KindCodes(
+        missing="ect.missing",
+        duplicate="ect.duplicate",
+        too_large="ect.too_large",
+        malformed="ect.malformed",
+        typ_invalid="ect.typ_invalid",
+        alg_not_allowed="ect.alg_not_allowed",
+        header_forbidden="ect.header_forbidden",
+        bad_signature="ect.bad_signature",
+        expired="ect.expired",
+        not_yet_valid="ect.not_yet_valid",
+        claims_invalid="ect.claims_invalid",
+    ),
 )
 KINDS = (WIT, WPT, ECT)
 
@@ -92,13 +155,13 @@ class UnverifiedToken:
 def parse(token: str, kind: TokenKind, max_bytes: int) -> UnverifiedToken:
     """Bound, shape-check and read the header of ``token``; enforce typ and the allow-list."""
     if len(token) > max_bytes:
-        raise kind.error("too_large", f"token longer than {max_bytes} bytes")
+        raise ECTError(kind.codes.too_large, f"token longer than {max_bytes} bytes")
     match = _COMPACT.fullmatch(token)
     if match is None:
-        raise kind.error("malformed", "not three base64url segments")
+        raise ECTError(kind.codes.malformed, "not three base64url segments")
     header_segment, payload_segment, signature_segment = match.groups()
     if not (has_canonical_end(payload_segment) and has_canonical_end(signature_segment)):
-        raise kind.error("malformed", "not three base64url segments")
+        raise ECTError(kind.codes.malformed, "not three base64url segments")
     if len(header_segment) <= _CACHED_HEADER_CHARS:
         header = _cached_header(header_segment, kind)
     else:
@@ -110,22 +173,24 @@ def parse(token: str, kind: TokenKind, max_bytes: int) -> UnverifiedToken:
 def _checked_header(segment: str, kind: TokenKind) -> Mapping[str, Any]:
     """The header segment decoded, with typ, the allow-list and forbidden headers enforced."""
     if not has_canonical_end(segment):
-        raise kind.error("malformed", "not three base64url segments")
+        raise ECTError(kind.codes.malformed, "not three base64url segments")
     try:
         header = json_object(decode_checked(segment))
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise kind.error("malformed", "header is not a base64url JSON object") from None
+        raise ECTError(kind.codes.malformed, "header is not a base64url JSON object") from None
     typ = header.get("typ")
     if not isinstance(typ, str) or typ.lower() not in kind.accepted_typ:
-        raise kind.error("typ_invalid", f"typ must be {kind.typ}")
+        raise ECTError(kind.codes.typ_invalid, f"typ must be {kind.typ}")
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in ALLOWED:
-        raise kind.error("alg_not_allowed", "alg is not on the allow-list")
+        raise ECTError(kind.codes.alg_not_allowed, "alg is not on the allow-list")
     forbidden = FORBIDDEN_HEADERS.intersection(header)
     if forbidden:
-        raise kind.error("header_forbidden", f"header {sorted(forbidden)[0]!r} is not accepted")
+        raise ECTError(
+            kind.codes.header_forbidden, f"header {sorted(forbidden)[0]!r} is not accepted"
+        )
     if "kid" in header and not isinstance(header["kid"], str):
-        raise kind.error("malformed", "kid must be a string")
+        raise ECTError(kind.codes.malformed, "kid must be a string")
     return MappingProxyType(header)
 
 
@@ -169,7 +234,7 @@ def verify(unverified: UnverifiedToken, key: VerificationKey) -> dict[str, Any]:
     except Exception:  # as in python-jose's jws.verify: a key that raises has not verified
         valid = False
     if not valid:
-        raise kind.error("bad_signature", "signature does not verify")
+        raise ECTError(kind.codes.bad_signature, "signature does not verify")
     return unverified_claims(unverified)
 
 
@@ -181,9 +246,11 @@ def unverified_claims(unverified: UnverifiedToken) -> dict[str, Any]:
     try:
         return json_object(decode_checked(unverified.payload_segment))
     except NotIJSONNumber:
-        raise kind.error("claims_invalid", "a claim is NaN or infinite (not I-JSON)") from None
+        raise ECTError(
+            kind.codes.claims_invalid, "a claim is NaN or infinite (not I-JSON)"
+        ) from None
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise kind.error("malformed", "payload is not a JSON object") from None
+        raise ECTError(kind.codes.malformed, "payload is not a JSON object") from None
 
 
 def sign(

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jose import jwk
 from jose.backends.base import Key
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, ECTMiddlewareError
 from .algorithms import ALLOWED, ED25519_NAMES, KEY_TYPE
 from .encoding import b64url_decode, b64url_encode
 
@@ -30,7 +30,7 @@ PublicKeyTypes = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAP
 PrivateKeyTypes = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
 
 
-class InvalidKey(ValueError):
+class InvalidKey(ECTMiddlewareError, ValueError):
     """A JWK or PEM that is not an acceptable key (message never contains key material)."""
 
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError
-from .jws import WIT, UnverifiedToken
+from ..errors import ConfigurationError, ECTError
+from .jws import UnverifiedToken
 from .keys import InvalidKey, VerificationKey, public_key_from_jwk, same_algorithm_family
 
 #: ``use`` values of keys that may sign WITs (a SPIFFE bundle's JWT-SVID keys, RFC 7517 sig).
@@ -106,25 +106,25 @@ class TrustBundle:
         """A domain configured with issuers accepts only WITs whose ``iss`` is one of them."""
         expected = self.issuers.get(domain)
         if expected is not None and iss not in expected:
-            raise WIT.error("issuer_mismatch", "iss is not the trust domain's configured issuer")
+            raise ECTError("wit.issuer_mismatch", "iss is not the trust domain's configured issuer")
 
     def issuer_key(self, domain: str, wit: UnverifiedToken) -> VerificationKey:
         """Select the one key of ``domain`` that may have signed ``wit``, bound to its alg."""
         keys = self.domains.get(domain)
         if keys is None:
-            raise WIT.error("untrusted_domain", "trust domain is not in the trust bundle")
+            raise ECTError("wit.untrusted_domain", "trust domain is not in the trust bundle")
         kid = wit.kid
         if kid is None:
             if len(keys) != 1:
-                raise WIT.error("unknown_kid", "no kid and the trust domain has several keys")
+                raise ECTError("wit.unknown_kid", "no kid and the trust domain has several keys")
             key = keys[0]
         else:
             matching = [k for k in keys if k.kid == kid]
             if not matching:
-                raise WIT.error("unknown_kid", "kid not found for this trust domain")
+                raise ECTError("wit.unknown_kid", "kid not found for this trust domain")
             key = matching[0]
         if not same_algorithm_family(wit.alg, key.alg):
-            raise WIT.error("alg_not_allowed", "alg does not match the issuer key")
+            raise ECTError("wit.alg_not_allowed", "alg does not match the issuer key")
         return key
 
 

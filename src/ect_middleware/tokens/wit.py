@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ECTError
 from ..limits import Clock, Limits
 from . import claims as c
 from . import jws
@@ -81,7 +82,7 @@ class WITVerifier:
 
     def verify(self, token: str) -> VerifiedWIT:
         if len(token) > self._limits.max_token_bytes:
-            raise WIT.error("too_large", "token longer than the size limit")
+            raise ECTError("wit.too_large", "token longer than the size limit")
         digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
         bundle = self._trust()
         now = self._clock()
@@ -110,7 +111,7 @@ class WITVerifier:
         peek = jws.unverified_claims(unverified)
         sub = peek.get("sub")
         if not is_workload_id(sub):
-            raise WIT.error("invalid_sub", "sub is not a valid workload identifier")
+            raise ECTError("wit.invalid_sub", "sub is not a valid workload identifier")
         domain = trust_domain(str(sub))
         key = bundle.issuer_key(domain, unverified)
         body = jws.verify(unverified, key)
@@ -118,19 +119,19 @@ class WITVerifier:
         if "aud" in body:
             aud = c.audience(body, WIT)
             if self._audiences is not None and self._audiences.isdisjoint(aud):
-                raise WIT.error("audience_mismatch", "aud does not name this service")
+                raise ECTError("wit.audience_mismatch", "aud does not name this service")
         exp = c.numeric_date(body, "exp", WIT)
         if now >= exp + self._limits.leeway:
-            raise WIT.error("expired", "WIT has expired")
+            raise ECTError("wit.expired", "WIT has expired")
         c.not_before(body, WIT, now, self._limits.leeway)
         sub = body.get("sub")
         if not is_workload_id(sub):
-            raise WIT.error("invalid_sub", "sub is not a valid workload identifier")
+            raise ECTError("wit.invalid_sub", "sub is not a valid workload identifier")
         cnf = body.get("cnf")
         try:
             if not isinstance(cnf, dict):
                 raise InvalidKey("cnf must be an object")
             cnf_key = public_key_from_jwk(cnf.get("jwk"))
         except InvalidKey as exc:
-            raise WIT.error("cnf_invalid", f"cnf.jwk: {exc}") from None
+            raise ECTError("wit.cnf_invalid", f"cnf.jwk: {exc}") from None
         return VerifiedWIT(token, str(sub), exp, cnf_key, body, wth)

@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ECTError
 from ..limits import Clock, Limits
 from . import claims as c
 from . import jws
@@ -95,35 +96,35 @@ def verify_wpt(
     """
     unverified = jws.parse(token, WPT, limits.max_token_bytes)
     if unverified.alg != wit.cnf.alg:
-        raise WPT.error("alg_mismatch", "alg must equal the WIT's cnf.jwk alg")
+        raise ECTError("wpt.alg_mismatch", "alg must equal the WIT's cnf.jwk alg")
     body = jws.verify(unverified, wit.cnf)
     now = clock()
     if not any(a in audiences for a in c.audience(body, WPT)):
-        raise WPT.error("audience_mismatch", "aud is not this service's URI for the request")
+        raise ECTError("wpt.audience_mismatch", "aud is not this service's URI for the request")
     exp = c.numeric_date(body, "exp", WPT)
     if now >= exp + limits.leeway:
-        raise WPT.error("expired", "WPT has expired")
+        raise ECTError("wpt.expired", "WPT has expired")
     if exp > now + limits.wpt_max_lifetime + limits.leeway:
-        raise WPT.error("lifetime_exceeded", "exp is too far in the future")
+        raise ECTError("wpt.lifetime_exceeded", "exp is too far in the future")
     c.not_before(body, WPT, now, limits.leeway)
     jti = c.string(body, "jti", WPT, max_len=256)
     if c.string(body, "wth", WPT) != wit.wth:
-        raise WPT.error("wth_mismatch", "wth does not match the WIT")
-    _check_binding(body, "ath", bindings.bearer, "ath_mismatch", "Authorization bearer token")
-    _check_binding(body, "tth", bindings.txn_token, "tth_mismatch", "Txn-Token")
+        raise ECTError("wpt.wth_mismatch", "wth does not match the WIT")
+    if not _bound(body, "ath", bindings.bearer):
+        raise ECTError("wpt.ath_mismatch", "ath does not match the Authorization bearer token")
+    if not _bound(body, "tth", bindings.txn_token):
+        raise ECTError("wpt.tth_mismatch", "tth does not match the Txn-Token")
     _check_other_bindings(
         body.get("oth"), bindings.execution_context, "oth" in body, require_ect_binding
     )
     return VerifiedWPT(jti, exp, body)
 
 
-def _check_binding(
-    body: Mapping[str, Any], claim: str, value: str | None, reason: str, what: str
-) -> None:
+def _bound(body: Mapping[str, Any], claim: str, value: str | None) -> bool:
+    """Whether ``claim`` binds ``value`` (both absent is bound: nothing to bind)."""
     if value is None and claim not in body:
-        return
-    if value is None or body.get(claim) != sha256_b64url(value.strip()):
-        raise WPT.error(reason, f"{claim} does not match the {what}")
+        return True
+    return value is not None and body.get(claim) == sha256_b64url(value.strip())
 
 
 def _check_other_bindings(
@@ -131,15 +132,15 @@ def _check_other_bindings(
 ) -> None:
     if present:
         if not isinstance(oth, dict):
-            raise WPT.error("claims_invalid", "oth must be an object")
+            raise ECTError("wpt.claims_invalid", "oth must be an object")
         unknown = set(oth) - {EXECUTION_CONTEXT}
         if unknown:
-            raise WPT.error("oth_unknown", "oth binds a header this service does not understand")
+            raise ECTError("wpt.oth_unknown", "oth binds a header this service does not understand")
     if not isinstance(oth, dict) or EXECUTION_CONTEXT not in oth:
         if execution_context is not None and required:
-            raise WPT.error("oth_mismatch", "Execution-Context is present but not bound in oth")
+            raise ECTError("wpt.oth_mismatch", "Execution-Context is present but not bound in oth")
         return
     if execution_context is None or oth[EXECUTION_CONTEXT] != sha256_b64url(
         execution_context.strip()
     ):
-        raise WPT.error("oth_mismatch", "oth does not match the Execution-Context header")
+        raise ECTError("wpt.oth_mismatch", "oth does not match the Execution-Context header")

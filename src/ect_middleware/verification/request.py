@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import ECTError
 from ..limits import Limits
+from ..tokens.jws import WIT, WPT, TokenKind
 
 WIT_HEADER = "workload-identity-token"
 WPT_HEADER = "workload-proof-token"
@@ -53,8 +54,8 @@ class RequestTokens:
 
     @classmethod
     def extract(cls, request: InboundRequest, limits: Limits) -> RequestTokens:
-        wit = _single(request, WIT_HEADER, "wit")
-        wpt = _single(request, WPT_HEADER, "wpt")
+        wit = _single(request, WIT_HEADER, WIT)
+        wpt = _single(request, WPT_HEADER, WPT)
         values = request.get_all(ECT_HEADER)
         if sum(len(v) for v in values) > limits.max_ect_header_bytes:
             raise ECTError("request.headers_too_large", "Execution-Context values too large")
@@ -67,10 +68,10 @@ class RequestTokens:
         return cls(wit, wpt, ects, ", ".join(ects) if ects else None)
 
 
-def _single(request: InboundRequest, header: str, kind: str) -> str:
+def _single(request: InboundRequest, header: str, kind: TokenKind) -> str:
     values = request.get_all(header)
     if not values:
-        raise ECTError(f"{kind}.missing", f"no {header} header")
+        raise ECTError(kind.codes.missing, f"no {header} header")
     if len(values) > 1 or "," in values[0]:
-        raise ECTError(f"{kind}.duplicate", f"more than one {header} value")
+        raise ECTError(kind.codes.duplicate, f"more than one {header} value")
     return values[0].strip()

@@ -1,7 +1,7 @@
 """How many rejections get a signed ledger entry of their own.
 
-Every rejected request used to leave one, so anyone able to send requests could grow the
-ledger at will. Entries of their own are now limited by a token bucket (``burst``, then
+Were every rejected request to leave one, anyone able to send requests could grow the
+ledger at will. Entries of their own are limited by a token bucket (``burst``, then
 ``per_second``); a rejection beyond it is counted by code instead, and the counts go into
 the next rejection that is recorded (``unrecorded_rejections`` in its ``ext``), or into a
 record of their own when the service closes. So the ledger grows by at most the bucket's

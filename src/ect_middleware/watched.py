@@ -48,10 +48,17 @@ class WatchedFile(Generic[T]):
             return self._value
         with self._lock:
             if not self._fresh(now):
-                self._checked = now
-                stamp = self._stat()
-                if stamp != self._stamp:
-                    self._reload(stamp)
+                try:
+                    stamp = self._stat()
+                    if stamp != self._stamp:
+                        self._reload(stamp)
+                finally:
+                    # Set last, whatever the check found: the unlocked path above trusts
+                    # ``_value`` for ``interval`` after ``_checked``, so a check must not
+                    # look done before its value is in place. A caller that comes during a
+                    # re-read waits for the lock and gets what it loads, not the value it
+                    # replaces.
+                    self._checked = now
         return self._value
 
     def _fresh(self, now: float) -> bool:

@@ -143,11 +143,13 @@ class Calls:
         self.failures: list[str] = []
         self.generations_sent: set[str] = set()
         self.lock = threading.Lock()
-        #: (sent, returned) generation prefixes of the last call per middleware and client
-        self.last: dict[tuple[str, str], tuple[str, str]] = {}
+        #: by middleware and client, the generations (call, completion) of the last probe's
+        #: calls: the test's own, never the background's
+        self.probed: dict[tuple[str, str], tuple[str, str]] = {}
 
-    def one(self, stack: str, client: str) -> set[str]:
-        """One call; the key generations (cnf thumbprints) of the pairs it used."""
+    def one(self, stack: str, client: str) -> tuple[str, str]:
+        """One call; the key generations (cnf thumbprints) of the pairs it used, for the
+        outbound call and for the completion."""
         response = httpx.get(f"{self.urls[stack]}/call", params={"client": client}, timeout=20)
         assert response.status_code == 200, response.text
         body = response.json()
@@ -163,13 +165,17 @@ class Calls:
         sent = _generation(body["sent_wit"])
         with self.lock:
             self.generations_sent.add(sent)
-        self.last[(stack, client)] = (sent[:8], _generation(returned)[:8])
-        return {sent, _generation(returned)}
+        return sent, _generation(returned)
 
     def probe(self) -> set[str]:
         """Every middleware and client once; the generations they used (call and
         completion). The test rotates nothing during a probe."""
-        return {g for stack, client in COMBOS for g in self.one(stack, client)}
+        self.probed = {(stack, client): self.one(stack, client) for stack, client in COMBOS}
+        return {g for pair in self.probed.values() for g in pair}
+
+    def shown(self) -> dict[str, tuple[str, str]]:
+        """The last probe, short enough for a failure message."""
+        return {"/".join(combo): (s[:8], r[:8]) for combo, (s, r) in self.probed.items()}
 
     def background(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -214,7 +220,7 @@ def test_the_service_key_rotates_with_its_wit_under_traffic(tmp_path: Path) -> N
                 reissue_wit(mesh.identities, a.id)  # 2. the WIT that confirms the new key
                 clock.offset += STEP
                 used = calls.probe()
-                assert used == {new}, f"expected {new[:8]}; (sent, returned): {calls.last}"
+                assert used == {new}, f"expected {new[:8]}; (call, completion): {calls.shown()}"
                 generations.append(new)
         finally:
             stop.set()

@@ -1,12 +1,15 @@
 """``WatchedFile`` (the trust bundle and the service's WIT, re-read when they change) under
 the conditions a rotation meets: a file caught half-written, a file that turns into
-something unusable, and a wall clock that is stepped back."""
+something unusable, a wall clock that is stepped back, and requests that come while another
+thread is re-reading the file."""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
+from types import TracebackType
 
 import pytest
 
@@ -73,6 +76,67 @@ def test_a_clock_stepped_back_does_not_stop_the_reloads(bundle: Path) -> None:
     reloaded = watched.get()
     assert reloaded is not first
     assert set(reloaded.domains) == {domain}
+
+
+class _Announced:
+    """A lock that announces each thread coming to take it, before it waits."""
+
+    def __init__(self, lock: threading.Lock, arrived: threading.Event) -> None:
+        self.lock, self.arrived = lock, arrived
+
+    def __enter__(self) -> bool:
+        self.arrived.set()
+        return self.lock.__enter__()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.lock.__exit__(kind, exc, tb)
+
+
+def test_a_get_during_a_reload_returns_what_the_reload_loads(tmp_path: Path) -> None:
+    """A request that comes while another thread re-reads the changed file (the re-read is
+    due for both) must not be handed the value being replaced: after a rotation, no
+    request that starts once the re-read is due signs with the previous key.
+
+    The interleaving is fixed, not left to the scheduler: the re-read is held inside the
+    loader until the second ``get`` has either returned or come to wait for the lock."""
+    path = tmp_path / "value"
+    path.write_text("old")
+    loading, finish = threading.Event(), threading.Event()
+
+    def loader(name: str) -> str:
+        text = Path(name).read_text()
+        if text == "new":  # the re-read, not the load at startup
+            loading.set()
+            assert finish.wait(60)
+        return text
+
+    clock = MovableClock(NOW)
+    watched = WatchedFile(str(path), loader, clock)
+    replace(path, "new")
+    clock.now += 2  # the re-read is due
+    reloading = threading.Thread(target=watched.get)
+    got: list[str] = []
+    arrived = threading.Event()
+
+    def second() -> None:
+        got.append(watched.get())
+        arrived.set()
+
+    reader = threading.Thread(target=second)
+    reloading.start()
+    try:
+        assert loading.wait(60)  # the first get is re-reading, holding the lock
+        watched._lock = _Announced(watched._lock, arrived)  # type: ignore[assignment]
+        reader.start()
+        assert arrived.wait(60)  # the second get returned, or waits for the lock
+    finally:
+        finish.set()
+        reloading.join(60)
+        if reader.ident is not None:  # started
+            reader.join(60)
+    assert got == ["new"]
 
 
 def test_a_broken_file_at_startup_is_a_configuration_error(tmp_path: Path) -> None:

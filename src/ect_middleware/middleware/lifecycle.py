@@ -28,10 +28,9 @@ def build_runtime(
     if runtime is not None:
         refuse_settings_with_runtime(runtime, settings, overrides)
         return runtime
-    # settings built by hand (Settings(...)) are checked as the environment's are
-    resolved = (
-        settings.replace(**overrides).validated() if settings else Settings.from_env(**overrides)
-    )
+    # replace() checks settings built by hand (Settings(...)) as from_env checks the
+    # environment's: complete for a service
+    resolved = settings.replace(**overrides) if settings else Settings.from_env(**overrides)
     built = None if resolved.mode == "off" else Runtime(resolved)
     announce(resolved)
     return built

@@ -14,9 +14,10 @@ the URL, which may hold a password.
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult
 
 from ..limits import Clock, system_clock
+from ..storage_urls import engine_for, options, sqlite_path
 from .base import Ledger
 from .memory import MemoryLedger
 from .sqlite import SQLiteLedger, Synchronous
@@ -34,18 +35,9 @@ def _memory(url: SplitResult, clock: Clock, create: bool) -> Ledger:
 
 
 def _sqlite(url: SplitResult, clock: Clock, create: bool) -> Ledger:
-    if url.netloc:
-        raise ValueError(
-            "a sqlite ledger URL has no host: use sqlite:///relative.db or sqlite:////abs.db"
-        )
-    path = unquote(url.path[1:])
-    if not path:
-        raise ValueError("the sqlite ledger URL has no file path")
-    options = dict(parse_qsl(url.query, keep_blank_values=True))
-    unknown = sorted(options.keys() - {"synchronous"})
-    if unknown:
-        raise ValueError(f"unknown sqlite ledger option {unknown[0]!r}")
-    synchronous = _SYNCHRONOUS.get(options.get("synchronous", "normal").lower())
+    path = sqlite_path(url, "ledger")
+    choice = options(url, ("synchronous",), "sqlite ledger").get("synchronous", "normal")
+    synchronous = _SYNCHRONOUS.get(choice.lower())
     if synchronous is None:
         raise ValueError("the sqlite ledger option synchronous must be 'normal' or 'full'")
     return SQLiteLedger(path, clock=clock, synchronous=synchronous, create=create)
@@ -72,10 +64,5 @@ ENGINES: dict[str, EngineFactory] = {
 def open_ledger(url: str, *, clock: Clock = system_clock, create: bool = True) -> Ledger:
     """The ledger at ``url``. With ``create=False`` (read-only tools) a missing ledger is an
     error instead of being created empty."""
-    scheme, separator, _ = url.partition("://")
-    factory = ENGINES.get(scheme.lower()) if separator and scheme.isalnum() else None
-    if factory is None:
-        supported = ", ".join(f"{name}://" for name in ENGINES)
-        named = f"scheme {scheme!r}" if separator and scheme.isalnum() else "URL"
-        raise ValueError(f"unsupported ledger {named}; supported: {supported}")
-    return factory(urlsplit(url), clock, create)
+    factory, parsed = engine_for(url, ENGINES, "ledger")
+    return factory(parsed, clock, create)

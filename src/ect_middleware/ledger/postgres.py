@@ -46,7 +46,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
-from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlunsplit
+from urllib.parse import SplitResult, unquote, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -54,6 +54,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import LedgerError
 from ..limits import Clock, system_clock
+from ..storage_urls import driver_options
 from .base import GENESIS_HASH, LedgerEntry, NewEntry, entry_from_row, entry_row, seal_after
 from .postgres_schema import (
     FLUSH,
@@ -74,6 +75,7 @@ ROWS_PER_INSERT = 500  # 15 parameters per row; PostgreSQL allows 65,535 per sta
 ROWS_PER_COPY = 5000  # rows per COPY statement when importing a chain
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _OUR_OPTIONS = ("schema", "pool_max")
+_LIBPQ_DEFAULTS = {"application_name": "ect-ledger", "connect_timeout": CONNECT_TIMEOUT}
 
 _COLUMN_NAMES = (
     "seq",
@@ -559,15 +561,8 @@ def _strings(values: Sequence[Any] | None) -> tuple[str, ...]:
 
 def open_postgres_ledger(url: SplitResult, clock: Clock, create: bool) -> PostgresLedger:
     """``postgresql://[user[:password]@]host[:port]/database[?schema=ect&pool_max=10&...]``"""
-    options = parse_qsl(url.query, keep_blank_values=True)
-    ours = {k: v for k, v in options if k in _OUR_OPTIONS}
-    libpq = [(k, v) for k, v in options if k not in _OUR_OPTIONS]
-    names = {k for k, _ in libpq}
-    if "application_name" not in names:
-        libpq.append(("application_name", "ect-ledger"))
-    if "connect_timeout" not in names:
-        libpq.append(("connect_timeout", CONNECT_TIMEOUT))
-    conninfo = urlunsplit(("postgresql", url.netloc, url.path, urlencode(libpq), ""))
+    ours, libpq = driver_options(url, _OUR_OPTIONS, _LIBPQ_DEFAULTS)
+    conninfo = urlunsplit(("postgresql", url.netloc, url.path, libpq, ""))
     pool_max = ours.get("pool_max", str(DEFAULT_POOL_MAX))
     if not pool_max.isdigit():
         raise ValueError("the postgresql ledger option pool_max must be a whole number")

@@ -55,7 +55,16 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..errors import LedgerError
 from ..limits import Clock, system_clock
 from ..storage_urls import driver_options
-from .base import GENESIS_HASH, LedgerEntry, NewEntry, entry_from_row, entry_row, seal_after
+from .base import (
+    GENESIS_HASH,
+    Ledger,
+    LedgerEntry,
+    NewEntry,
+    RecordedTask,
+    entry_from_row,
+    entry_row,
+    seal_after,
+)
 from .postgres_schema import (
     FLUSH,
     FORGET_ENDED_SESSIONS,
@@ -98,7 +107,7 @@ _T = TypeVar("_T")
 _Fetch = Callable[[sql.Composed, tuple[object, ...]], list[Any]]
 
 
-class PostgresLedger:
+class PostgresLedger(Ledger):
     """A ledger in one PostgreSQL schema, shared by any number of processes and hosts."""
 
     def __init__(
@@ -136,7 +145,7 @@ class PostgresLedger:
         with _registry_lock:
             _instances.add(self)
 
-    # -- the Ledger protocol -----------------------------------------------------------------
+    # -- the Ledger contract -----------------------------------------------------------------
 
     def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
         if not entries:
@@ -156,15 +165,12 @@ class PostgresLedger:
         rows = self._read(lambda conn: conn.execute(self._sql.find, (jti,)).fetchall())
         return [_entry(row) for row in rows]
 
-    def walk_parents(
+    def ancestors(
         self, start: Sequence[str], wid: str | None, limit: int
-    ) -> dict[str, tuple[str | None, float, tuple[str, ...]] | None]:
-        """For the tasks reachable from ``start`` through recorded parents (``start``
-        included; breadth first, at most ``limit``): (wid, iat, par) of the first entry
-        recording each that can be a parent in workflow ``wid`` (``dag.in_scope``), or
-        None. One recursive query, one round trip, instead of one ``find`` per ancestor."""
+    ) -> dict[str, RecordedTask]:
+        """One recursive query, one round trip."""
         rows = self._read(
-            lambda conn: conn.execute(self._sql.walk_parents, (wid, list(start), limit)).fetchall()
+            lambda conn: conn.execute(self._sql.ancestors, (wid, list(start), limit)).fetchall()
         )
         return {
             jti: None if seq is None else (row_wid, iat, _strings(par))
@@ -463,7 +469,7 @@ class _Statements:
         # parents, each task once (UNION), with the first entry recording it in the scope
         # of workflow %s (that workflow's or none's; none's only when NULL); the outer
         # LIMIT stops the recursion after that many tasks.
-        self.walk_parents = sql.SQL(
+        self.ancestors = sql.SQL(
             "WITH RECURSIVE w(wid) AS MATERIALIZED (SELECT %s::text),"
             " walk(jti, seq) AS ("
             " SELECT t.jti, (SELECT m.seq FROM {s}.entries AS m WHERE m.jti = t.jti"

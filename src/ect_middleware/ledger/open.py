@@ -6,6 +6,7 @@
   ``?synchronous=normal`` (the default) or ``?synchronous=full`` (see ``sqlite``).
 - ``postgresql://user@host:5432/database?schema=ect`` (or ``postgres://``): a ledger
   shared by many processes and hosts (see ``postgres``; needs the ``[postgres]`` extra).
+- ``none``: no ledger at all; entries are verified and forgotten (see ``none``).
 
 Each scheme maps to a small factory in ``ENGINES``. Error messages name the scheme, never
 the URL, which may hold a password.
@@ -16,10 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import SplitResult
 
+from ..errors import LedgerError
 from ..limits import Clock, system_clock
 from ..storage_urls import engine_for, options, sqlite_path
 from .base import Ledger
 from .memory import MemoryLedger
+from .none import NoLedger, is_no_ledger
 from .sqlite import SQLiteLedger, Synchronous
 
 #: (parsed URL, clock, create) -> ledger. ``create=False``: the ledger must already exist.
@@ -43,6 +46,14 @@ def _sqlite(url: SplitResult, clock: Clock, create: bool) -> Ledger:
     return SQLiteLedger(path, clock=clock, synchronous=synchronous, create=create)
 
 
+def _none(url: SplitResult, clock: Clock, create: bool) -> Ledger:
+    if url.netloc or url.path or url.query:
+        raise ValueError("the none ledger takes no host, path or options")
+    if not create:
+        raise LedgerError("the none ledger records nothing: there is no ledger to read")
+    return NoLedger()
+
+
 def _postgresql(url: SplitResult, clock: Clock, create: bool) -> Ledger:
     try:  # imported here: the base install has no psycopg
         from .postgres import open_postgres_ledger
@@ -58,11 +69,12 @@ ENGINES: dict[str, EngineFactory] = {
     "sqlite": _sqlite,
     "postgresql": _postgresql,
     "postgres": _postgresql,
+    "none": _none,
 }
 
 
 def open_ledger(url: str, *, clock: Clock = system_clock, create: bool = True) -> Ledger:
     """The ledger at ``url``. With ``create=False`` (read-only tools) a missing ledger is an
     error instead of being created empty."""
-    factory, parsed = engine_for(url, ENGINES, "ledger")
+    factory, parsed = engine_for("none://" if is_no_ledger(url) else url, ENGINES, "ledger")
     return factory(parsed, clock, create)

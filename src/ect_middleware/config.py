@@ -13,6 +13,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, LedgerError
+from .ledger.none import is_no_ledger
 from .limits import Clock, Limits, system_clock
 from .tokens.identifiers import is_workload_id
 from .verification.dag import DagMode
@@ -112,6 +113,11 @@ class Settings:
             raise ConfigurationError("ECT_MODE must be enforce, observe or off")
         if self.dag_mode not in ("partial", "strict"):
             raise ConfigurationError("ECT_DAG_MODE must be partial or strict")
+        if self.dag_mode == "strict" and is_no_ledger(self.ledger):
+            raise ConfigurationError(
+                "ECT_LEDGER=none cannot be used with ECT_DAG_MODE=strict: without a ledger a"
+                " parent from an earlier request is never found; set ECT_DAG_MODE=partial"
+            )
         if not _is_number(self.wit_expiry_warning) or self.wit_expiry_warning < 0:
             raise ConfigurationError("ECT_WIT_EXPIRY_WARNING must be a number of seconds")
         if self.ect_draft not in ("00", "01"):

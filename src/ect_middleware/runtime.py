@@ -25,6 +25,7 @@ from .ledger.writer import LedgerWriter
 from .limits import Limits
 from .logs import log
 from .rejection_budget import RejectionBudget
+from .replay import open_replay_cache
 from .tokens import jws
 from .tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from .tokens.encoding import sha256_b64url
@@ -39,7 +40,6 @@ from .verification import (
     RequestVerifier,
     check_dag,
 )
-from .verification.replay_open import open_replay_cache
 from .verification.request import ECT_HEADER, WIT_HEADER
 from .verification.store import LedgerTaskStore
 from .watched import WatchedFile

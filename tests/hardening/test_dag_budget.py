@@ -14,7 +14,7 @@ import pytest
 from ect_middleware.errors import ECTError
 from ect_middleware.limits import Limits
 from ect_middleware.tokens.ect import ECTClaims, mint_ect
-from ect_middleware.verification.dag import TaskRef, check_dag, in_scope
+from ect_middleware.verification.dag import TaskRef, TaskStore, check_dag, in_scope
 
 from ..support.mesh import Mesh
 from ._hostile import NOW
@@ -22,8 +22,8 @@ from ._hostile import NOW
 LIMITS = Limits()
 
 
-class Tasks:
-    """A task store held in a dict (the TaskStore protocol), counting its lookups."""
+class Tasks(TaskStore):
+    """A task store held in a dict (a ``TaskStore``), counting its lookups."""
 
     def __init__(self) -> None:
         self.tasks: dict[str, TaskRef] = {}

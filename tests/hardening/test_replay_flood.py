@@ -8,8 +8,8 @@ import uuid
 import httpx
 
 from ect_middleware.limits import Limits
+from ect_middleware.replay import MemoryReplayCache
 from ect_middleware.runtime import Runtime
-from ect_middleware.verification.replay import MemoryReplayCache
 
 from ..support.mesh import Mesh
 from ._hostile import NOW, Forger

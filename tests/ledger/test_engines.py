@@ -1,4 +1,4 @@
-"""The ``Ledger`` protocol, for every engine: what goes in comes back, chained and findable."""
+"""The ``Ledger`` contract, for every engine: what goes in comes back, chained and findable."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import uuid
 
 from ect_middleware.ledger import ChainReport, Ledger, NewEntry, verify_chain
 from ect_middleware.ledger.base import GENESIS_HASH, entry_hash
-from ect_middleware.ledger.snapshot import SupportsSnapshot, consistent_view
 from ect_middleware.ledger.sqlite import PAGE_SIZE
 
 from ._support import chain, entry, workflow
@@ -107,9 +106,8 @@ def test_iteration_sees_entries_appended_meanwhile(ledger: Ledger) -> None:
 
 
 def test_a_snapshot_does_not_move_while_others_append(ledger: Ledger) -> None:
-    assert isinstance(ledger, SupportsSnapshot)
     recorded = ledger.append(chain(3))
-    with consistent_view(ledger) as view:
+    with ledger.snapshot() as view:
         appended = threading.Thread(target=ledger.append, args=(chain(2),))
         appended.start()
         appended.join()

@@ -73,12 +73,12 @@ def test_32_ects_with_two_parents_each_walk_the_chain_once(ledger: Ledger) -> No
     ects = [_claims(str(uuid.uuid4()), wid, (chain[-1], chain[-2 - n])) for n in range(32)]
     calls: Counter[str] = Counter()
     _counted(ledger, "find", calls)
-    _counted(ledger, "walk_parents", calls)
+    _counted(ledger, "ancestors", calls)
     store = LedgerTaskStore(ledger, ME)
     assert check_dag(ects, store, Limits(), "strict") == {e.jti: () for e in ects}
     uniqueness = len(ects)  # one indexed find per ECT: was its jti recorded already?
     if isinstance(ledger, MemoryLedger):
         assert calls["find"] == uniqueness + DEPTH  # each ancestor once
     else:
-        assert calls["walk_parents"] == 1
+        assert calls["ancestors"] == 1
         assert calls["find"] == uniqueness

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from ect_middleware.errors import CODES, ECTError
+from ect_middleware.replay import MemoryReplayCache, open_replay_cache
+from ect_middleware.replay.redis import RedisReplayCache
 from ect_middleware.runtime import Runtime
-from ect_middleware.verification.replay import MemoryReplayCache
-from ect_middleware.verification.replay_open import open_replay_cache
-from ect_middleware.verification.replay_redis import RedisReplayCache
 
 from ..support.mesh import Mesh
 from ._services import NOWHERE_PORT, REDIS, redis_client, with_options

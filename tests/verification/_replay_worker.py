@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ect_middleware.verification.replay_sqlite import SQLiteReplayCache
+from ect_middleware.replay.sqlite import SQLiteReplayCache
 
 
 def main(path: str, keys: int, out: str) -> None:

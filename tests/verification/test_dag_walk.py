@@ -1,5 +1,5 @@
 """The DAG rules give the same answers whether the store walks ancestors in one query
-(``SQLiteLedger.walk_parents``) or is asked one task at a time."""
+(``SQLiteLedger.ancestors``) or is asked one task at a time."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ect_middleware.ledger import NewEntry
 from ect_middleware.ledger.sqlite import SQLiteLedger
 from ect_middleware.limits import Limits
 from ect_middleware.tokens.ect import ECTClaims
-from ect_middleware.verification.dag import BulkTaskStore, TaskRef, check_dag
+from ect_middleware.verification.dag import TaskRef, TaskStore, check_dag
 from ect_middleware.verification.store import LedgerTaskStore
 
 ME = "spiffe://org-b.example/agent/me"
@@ -24,7 +24,7 @@ OTHER = "spiffe://org-a.example/agent/other"
 NOW = 1_800_000_000.0
 
 
-class OneByOne:
+class OneByOne(TaskStore):
     """The same store without its bulk walk: every task is looked up on its own."""
 
     def __init__(self, store: LedgerTaskStore) -> None:
@@ -72,7 +72,8 @@ def ledger(tmp_path: Path) -> Iterator[SQLiteLedger]:
 
 
 def test_the_sqlite_store_walks_in_bulk(ledger: SQLiteLedger) -> None:
-    assert isinstance(LedgerTaskStore(ledger, ME), BulkTaskStore)
+    unknown = str(uuid.uuid4())
+    assert LedgerTaskStore(ledger, ME).ancestors([unknown], None, 10) == {unknown: None}
 
 
 @pytest.mark.parametrize("seed", range(12))

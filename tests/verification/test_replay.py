@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ect_middleware.errors import ECTError
+from ect_middleware.replay import MemoryReplayCache
 from ect_middleware.runtime import Runtime
-from ect_middleware.verification.replay import MemoryReplayCache
 
 from ..support.mesh import Mesh
 

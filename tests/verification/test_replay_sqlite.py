@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from ect_middleware.errors import ECTError
-from ect_middleware.verification.replay_open import open_replay_cache
-from ect_middleware.verification.replay_sqlite import SQLiteReplayCache
+from ect_middleware.replay import open_replay_cache
+from ect_middleware.replay.sqlite import SQLiteReplayCache
 
 from ..shared.test_replicas import PUBLIC, code, get, replicas
 from ..support.mesh import Mesh

@@ -35,7 +35,7 @@ from ..tokens.ect import ECTClaims, verify_ect
 from ..tokens.jws import ECT
 from ..tokens.trust import TrustBundle
 from ..tokens.wit import VerifiedWIT, WITVerifier
-from ..verification.dag import TaskRef, check_dag, in_scope
+from ..verification.dag import TaskRef, TaskStore, check_dag, in_scope
 from .bundle import BundleLine, MalformedLine, read_bundle
 
 
@@ -94,7 +94,7 @@ class _IssuedAt:
         return self.now
 
 
-class _BundleStore:
+class _BundleStore(TaskStore):
     """The bundle's verified ECTs as the DAG rules' ``TaskStore``.
 
     ``lookup`` sees every verified task (in a merged bundle a parent may come after its

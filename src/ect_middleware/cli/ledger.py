@@ -24,7 +24,6 @@ from ..audit.bundle import write_bundle
 from ..audit.reverify import reverify
 from ..config import DEFAULT_LEDGER
 from ..ledger import Ledger, LedgerEntry, open_ledger, verify_chain
-from ..ledger.snapshot import consistent_view
 from ..tokens.ect import model_view
 from ..tokens.jws import read_payload
 from ..tokens.trust import TrustBundle
@@ -150,7 +149,7 @@ def _workflow_entries(args: argparse.Namespace) -> list[LedgerEntry]:
     for url in urls:
         ledger = open_ledger(url, create=False)
         try:
-            with consistent_view(ledger) as view:
+            with ledger.snapshot() as view:
                 entries += view.entries(wid=args.wid)
         finally:
             ledger.close()
@@ -202,7 +201,7 @@ def _verify(args: argparse.Namespace) -> int:
 
     ledger = _open(args)
     try:
-        with consistent_view(ledger) as view:
+        with ledger.snapshot() as view:
             head = view.head()
             report = verify_chain(watched(view.entries()), head)
     finally:
@@ -252,7 +251,7 @@ def _verify_bundle(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     ledger = _open(args)
     try:
-        with consistent_view(ledger) as view:
+        with ledger.snapshot() as view:
             described = (_describe(entry) for entry in view.entries(wid=args.wid))
             if args.format == "table":
                 _write_table(SHOW_COLUMNS, [_show_row(d) for d in described], sys.stdout)
@@ -343,7 +342,7 @@ def _workflows(args: argparse.Namespace) -> int:
     for url in urls:
         ledger = open_ledger(url, create=False)
         try:
-            with consistent_view(ledger) as view:
+            with ledger.snapshot() as view:
                 for entry in view.entries():
                     _count_entry(flows, entry)
         finally:

@@ -1,4 +1,4 @@
-"""The tamper-evident audit ledger: one protocol, several storage engines."""
+"""The tamper-evident audit ledger: one contract (``Ledger``), several storage engines."""
 
 from .base import ChainReport, Direction, Ledger, LedgerEntry, NewEntry, verify_chain
 from .open import open_ledger

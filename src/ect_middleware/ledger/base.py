@@ -1,4 +1,4 @@
-"""The audit ledger's protocol and its hash chain (PROFILE §7).
+"""The audit ledger's contract (``Ledger``) and its hash chain (PROFILE §7).
 
 Every entry's hash covers the previous entry's hash and every stored field of the entry, so
 an edit, deletion, insertion or reordering anywhere is found by ``verify_chain``. Storage
@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from ..errors import LedgerError
 from ..tokens.ect import ECTClaims
 
 Direction = Literal["received", "minted"]
@@ -188,23 +191,81 @@ def entry_from_row(row: Sequence[Any], strings: Callable[[Any], tuple[str, ...]]
     )
 
 
-class Ledger(Protocol):
-    """Append-only, tamper-evident storage of ECTs. Implementations must be thread-safe."""
+#: What ``Ledger.ancestors`` knows of a recorded task: the (wid, iat, par) of the first
+#: entry recording it that can be a parent in the workflow asked about; None if none can.
+RecordedTask = tuple[str | None, float, tuple[str, ...]] | None
 
+
+class ChainView(Protocol):
+    """The read side of a ledger: what a walk over the whole chain needs."""
+
+    def entries(self, *, wid: str | None = None) -> Iterator[LedgerEntry]: ...
+
+    def head(self) -> tuple[int, str]: ...
+
+
+class Ledger(ABC):
+    """Append-only, tamper-evident storage of ECTs: the one contract of every storage
+    engine (``memory``, ``sqlite``, ``postgres``, ``none``). Implementations must be
+    thread-safe.
+
+    Every engine implements the abstract methods. The others are capabilities an engine
+    may lack; their defaults say so in a way callers handle without asking which engine
+    they hold (an append that may wait, no walk in one query, a view that is consistent
+    only while nobody appends, no verbatim import).
+    """
+
+    @abstractmethod
     def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
-        """Record ``entries`` in order, atomically and durably, extending the chain."""
+        """Record ``entries`` in order, atomically and durably, extending the chain; the
+        entries as recorded."""
 
+    def append_nowait(self, entries: Sequence[NewEntry]) -> list[LedgerEntry] | None:
+        """``append``, or None at once (nothing written) if it would have to wait: for a
+        lock, the disk or the network. What an event loop may run itself; ``LedgerWriter``
+        hands the rest to its thread. By default every append may wait."""
+        return None
+
+    @abstractmethod
     def find(self, jti: str) -> list[LedgerEntry]:
         """Every entry recording the ECT ``jti`` (usually zero, one or two)."""
 
+    def ancestors(
+        self, start: Sequence[str], wid: str | None, limit: int
+    ) -> Mapping[str, RecordedTask] | None:
+        """For the tasks reachable from ``start`` through recorded parents (``start``
+        included; breadth first, at most ``limit``), what ``find`` gives of each within
+        workflow ``wid`` (``verification.dag.in_scope``), in one go: so that an ECT at
+        the end of a deep chain costs one query, not one per ancestor. None when the
+        engine cannot (the caller then uses ``find``, task by task): the default."""
+        return None
+
+    @abstractmethod
     def entries(self, *, wid: str | None = None) -> Iterator[LedgerEntry]:
         """All entries in chain order, optionally only those of workflow ``wid``."""
 
+    @abstractmethod
     def head(self) -> tuple[int, str]:
         """The recorded chain head (last seq, its hash), kept apart from the entries and
         updated in the same transaction, so that deleting the newest entries is detected."""
 
-    def close(self) -> None: ...
+    def snapshot(self) -> AbstractContextManager[ChainView]:
+        """A view whose ``entries`` and ``head`` belong to one instant of the ledger, for
+        walks over the whole chain (``ect ledger verify``): on a live ledger, entries
+        committed between reading the entries and the head would look like forged
+        entries after the head. By default the ledger itself, which is consistent only
+        while nobody appends."""
+        return nullcontext(self)
+
+    def import_chain(self, entries: Iterable[LedgerEntry]) -> int:
+        """Record already-sealed entries exactly as they are (seq, time, hashes) into this
+        ledger, which must be empty, all or none (``ledger.copy``); how many. Each must link
+        to the one before; the caller verifies the hashes. By default refused."""
+        raise LedgerError("the destination ledger's engine cannot import entries verbatim")
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release files and connections; the ledger is not used afterwards."""
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,10 @@ destination; and check that both end at the same chain head.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 from ..errors import LedgerError
-from .base import ChainReport, Ledger, LedgerEntry, verify_chain
-from .snapshot import consistent_view
-
-
-@runtime_checkable
-class SupportsImport(Protocol):
-    def import_chain(self, entries: Iterable[LedgerEntry]) -> int:
-        """Record sealed entries as they are, into this empty ledger, all or none."""
+from .base import ChainReport, Ledger, verify_chain
 
 
 @dataclass(frozen=True)
@@ -39,18 +30,16 @@ class CopyReport:
 
 def copy_ledger(source: Ledger, destination: Ledger) -> CopyReport:
     """Copy ``source`` into the empty ``destination``; a broken source copies nothing."""
-    if not isinstance(destination, SupportsImport):
-        raise LedgerError("the destination ledger's engine cannot import entries verbatim")
     seq = destination.head()[0]
     if seq:
         raise LedgerError(f"the destination ledger is not empty ({seq} entries)")
-    with consistent_view(source) as view:  # one instant of the source for both walks
+    with source.snapshot() as view:  # one instant of the source for both walks
         head = view.head()
         checked = verify_chain(view.entries(), head)
         if not checked.ok:
             return CopyReport(checked)
         copied = destination.import_chain(view.entries())
-    with consistent_view(destination) as copy:
+    with destination.snapshot() as copy:
         copy_head = copy.head()
         result = verify_chain(copy.entries(), copy_head)
     if result.ok and copy_head != head:

@@ -11,10 +11,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from ..limits import Clock, system_clock
-from .base import GENESIS_HASH, LedgerEntry, NewEntry, seal_after
+from .base import GENESIS_HASH, Ledger, LedgerEntry, NewEntry, seal_after
 
 
-class MemoryLedger:
+class MemoryLedger(Ledger):
     """A thread-safe, hash-chained list of entries with a separately kept head."""
 
     def __init__(self, *, clock: Clock = system_clock) -> None:

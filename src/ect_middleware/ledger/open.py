@@ -6,6 +6,7 @@
   ``?synchronous=normal`` (the default) or ``?synchronous=full`` (see ``sqlite``).
 - ``postgresql://user@host:5432/database?schema=ect`` (or ``postgres://``): a ledger
   shared by many processes and hosts (see ``postgres``; needs the ``[postgres]`` extra).
+- ``none``: no ledger at all; entries are verified and forgotten (see ``none``).
 
 Each scheme maps to a small factory in ``ENGINES``. Error messages name the scheme, never
 the URL, which may hold a password.
@@ -14,11 +15,14 @@ the URL, which may hold a password.
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult
 
+from ..errors import LedgerError
 from ..limits import Clock, system_clock
+from ..storage_urls import engine_for, options, sqlite_path
 from .base import Ledger
 from .memory import MemoryLedger
+from .none import NoLedger, is_no_ledger
 from .sqlite import SQLiteLedger, Synchronous
 
 #: (parsed URL, clock, create) -> ledger. ``create=False``: the ledger must already exist.
@@ -34,21 +38,20 @@ def _memory(url: SplitResult, clock: Clock, create: bool) -> Ledger:
 
 
 def _sqlite(url: SplitResult, clock: Clock, create: bool) -> Ledger:
-    if url.netloc:
-        raise ValueError(
-            "a sqlite ledger URL has no host: use sqlite:///relative.db or sqlite:////abs.db"
-        )
-    path = unquote(url.path[1:])
-    if not path:
-        raise ValueError("the sqlite ledger URL has no file path")
-    options = dict(parse_qsl(url.query, keep_blank_values=True))
-    unknown = sorted(options.keys() - {"synchronous"})
-    if unknown:
-        raise ValueError(f"unknown sqlite ledger option {unknown[0]!r}")
-    synchronous = _SYNCHRONOUS.get(options.get("synchronous", "normal").lower())
+    path = sqlite_path(url, "ledger")
+    choice = options(url, ("synchronous",), "sqlite ledger").get("synchronous", "normal")
+    synchronous = _SYNCHRONOUS.get(choice.lower())
     if synchronous is None:
         raise ValueError("the sqlite ledger option synchronous must be 'normal' or 'full'")
     return SQLiteLedger(path, clock=clock, synchronous=synchronous, create=create)
+
+
+def _none(url: SplitResult, clock: Clock, create: bool) -> Ledger:
+    if url.netloc or url.path or url.query:
+        raise ValueError("the none ledger takes no host, path or options")
+    if not create:
+        raise LedgerError("the none ledger records nothing: there is no ledger to read")
+    return NoLedger()
 
 
 def _postgresql(url: SplitResult, clock: Clock, create: bool) -> Ledger:
@@ -66,16 +69,12 @@ ENGINES: dict[str, EngineFactory] = {
     "sqlite": _sqlite,
     "postgresql": _postgresql,
     "postgres": _postgresql,
+    "none": _none,
 }
 
 
 def open_ledger(url: str, *, clock: Clock = system_clock, create: bool = True) -> Ledger:
     """The ledger at ``url``. With ``create=False`` (read-only tools) a missing ledger is an
     error instead of being created empty."""
-    scheme, separator, _ = url.partition("://")
-    factory = ENGINES.get(scheme.lower()) if separator and scheme.isalnum() else None
-    if factory is None:
-        supported = ", ".join(f"{name}://" for name in ENGINES)
-        named = f"scheme {scheme!r}" if separator and scheme.isalnum() else "URL"
-        raise ValueError(f"unsupported ledger {named}; supported: {supported}")
-    return factory(urlsplit(url), clock, create)
+    factory, parsed = engine_for("none://" if is_no_ledger(url) else url, ENGINES, "ledger")
+    return factory(parsed, clock, create)

@@ -46,7 +46,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
-from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlunsplit
+from urllib.parse import SplitResult, unquote, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -54,7 +54,17 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import LedgerError
 from ..limits import Clock, system_clock
-from .base import GENESIS_HASH, LedgerEntry, NewEntry, entry_from_row, entry_row, seal_after
+from ..storage_urls import driver_options
+from .base import (
+    GENESIS_HASH,
+    Ledger,
+    LedgerEntry,
+    NewEntry,
+    RecordedTask,
+    entry_from_row,
+    entry_row,
+    seal_after,
+)
 from .postgres_schema import (
     FLUSH,
     FORGET_ENDED_SESSIONS,
@@ -74,6 +84,7 @@ ROWS_PER_INSERT = 500  # 15 parameters per row; PostgreSQL allows 65,535 per sta
 ROWS_PER_COPY = 5000  # rows per COPY statement when importing a chain
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _OUR_OPTIONS = ("schema", "pool_max")
+_LIBPQ_DEFAULTS = {"application_name": "ect-ledger", "connect_timeout": CONNECT_TIMEOUT}
 
 _COLUMN_NAMES = (
     "seq",
@@ -96,7 +107,7 @@ _T = TypeVar("_T")
 _Fetch = Callable[[sql.Composed, tuple[object, ...]], list[Any]]
 
 
-class PostgresLedger:
+class PostgresLedger(Ledger):
     """A ledger in one PostgreSQL schema, shared by any number of processes and hosts."""
 
     def __init__(
@@ -134,7 +145,7 @@ class PostgresLedger:
         with _registry_lock:
             _instances.add(self)
 
-    # -- the Ledger protocol -----------------------------------------------------------------
+    # -- the Ledger contract -----------------------------------------------------------------
 
     def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
         if not entries:
@@ -154,15 +165,12 @@ class PostgresLedger:
         rows = self._read(lambda conn: conn.execute(self._sql.find, (jti,)).fetchall())
         return [_entry(row) for row in rows]
 
-    def walk_parents(
+    def ancestors(
         self, start: Sequence[str], wid: str | None, limit: int
-    ) -> dict[str, tuple[str | None, float, tuple[str, ...]] | None]:
-        """For the tasks reachable from ``start`` through recorded parents (``start``
-        included; breadth first, at most ``limit``): (wid, iat, par) of the first entry
-        recording each that can be a parent in workflow ``wid`` (``dag.in_scope``), or
-        None. One recursive query, one round trip, instead of one ``find`` per ancestor."""
+    ) -> dict[str, RecordedTask]:
+        """One recursive query, one round trip."""
         rows = self._read(
-            lambda conn: conn.execute(self._sql.walk_parents, (wid, list(start), limit)).fetchall()
+            lambda conn: conn.execute(self._sql.ancestors, (wid, list(start), limit)).fetchall()
         )
         return {
             jti: None if seq is None else (row_wid, iat, _strings(par))
@@ -461,7 +469,7 @@ class _Statements:
         # parents, each task once (UNION), with the first entry recording it in the scope
         # of workflow %s (that workflow's or none's; none's only when NULL); the outer
         # LIMIT stops the recursion after that many tasks.
-        self.walk_parents = sql.SQL(
+        self.ancestors = sql.SQL(
             "WITH RECURSIVE w(wid) AS MATERIALIZED (SELECT %s::text),"
             " walk(jti, seq) AS ("
             " SELECT t.jti, (SELECT m.seq FROM {s}.entries AS m WHERE m.jti = t.jti"
@@ -559,15 +567,8 @@ def _strings(values: Sequence[Any] | None) -> tuple[str, ...]:
 
 def open_postgres_ledger(url: SplitResult, clock: Clock, create: bool) -> PostgresLedger:
     """``postgresql://[user[:password]@]host[:port]/database[?schema=ect&pool_max=10&...]``"""
-    options = parse_qsl(url.query, keep_blank_values=True)
-    ours = {k: v for k, v in options if k in _OUR_OPTIONS}
-    libpq = [(k, v) for k, v in options if k not in _OUR_OPTIONS]
-    names = {k for k, _ in libpq}
-    if "application_name" not in names:
-        libpq.append(("application_name", "ect-ledger"))
-    if "connect_timeout" not in names:
-        libpq.append(("connect_timeout", CONNECT_TIMEOUT))
-    conninfo = urlunsplit(("postgresql", url.netloc, url.path, urlencode(libpq), ""))
+    ours, libpq = driver_options(url, _OUR_OPTIONS, _LIBPQ_DEFAULTS)
+    conninfo = urlunsplit(("postgresql", url.netloc, url.path, libpq, ""))
     pool_max = ours.get("pool_max", str(DEFAULT_POOL_MAX))
     if not pool_max.isdigit():
         raise ValueError("the postgresql ledger option pool_max must be a whole number")

@@ -31,7 +31,16 @@ from typing import Any, Literal
 
 from ..errors import LedgerError
 from ..limits import Clock, system_clock
-from .base import GENESIS_HASH, LedgerEntry, NewEntry, entry_from_row, entry_row, seal_after
+from .base import (
+    GENESIS_HASH,
+    Ledger,
+    LedgerEntry,
+    NewEntry,
+    RecordedTask,
+    entry_from_row,
+    entry_row,
+    seal_after,
+)
 from .checkpoints import BACKSTOP_PAGES, Checkpointer
 from .connections import ThreadConnections
 
@@ -115,7 +124,7 @@ _FIRST_MATCH = """(SELECT seq FROM entries WHERE jti = {jti}
 # (UNION), at most ?3 tasks, with the entry that records each (NULL if none). Only string
 # elements of well-formed ``par`` arrays are followed; whatever else an edited row holds
 # is left to the caller's own lookups.
-_WALK_PARENTS = f"""
+_ANCESTORS = f"""
 WITH RECURSIVE walk(jti, seq) AS (
     SELECT value, {_FIRST_MATCH.format(jti="value")} FROM json_each(?1) WHERE type = 'text'
     UNION
@@ -130,9 +139,6 @@ SELECT walk.jti, e.seq, CAST(e.wid AS TEXT), CAST(e.iat AS REAL), CAST(e.par AS 
 FROM walk LEFT JOIN entries AS e ON e.seq = walk.seq
 """  # noqa: S608 (constant fragments only)
 
-#: (wid, iat, par) of a recorded task, or None when the ledger does not record it.
-Found = tuple[str | None, float, tuple[str, ...]] | None
-
 
 class _Connection(sqlite3.Connection):
     """A connection that remembers whether its busy timeout is off.
@@ -145,7 +151,7 @@ class _Connection(sqlite3.Connection):
     waits = True  # busy_timeout is BUSY_TIMEOUT (sqlite3.connect's timeout)
 
 
-class SQLiteLedger:
+class SQLiteLedger(Ledger):
     """A ledger in one SQLite file, shared safely by threads and processes."""
 
     def __init__(
@@ -240,22 +246,15 @@ class SQLiteLedger:
             rows = self._connection().execute(_FIND, (jti,)).fetchall()
         return [_entry(row) for row in rows]
 
-    def walk_parents(
+    def ancestors(
         self, start: Sequence[str], wid: str | None, limit: int
-    ) -> dict[str, Found] | None:
-        """For the tasks reachable from ``start`` through recorded parents (``start``
-        included; breadth first, at most ``limit``): what ``find`` would give for each
-        within workflow ``wid``, as (wid, iat, par) of its first matching entry, or None.
-
-        One recursive query instead of one ``find`` per ancestor, so that an ECT at the
-        end of a deep chain costs one query, not one per ancestor. None when this SQLite
-        has no JSON functions.
-        """
+    ) -> dict[str, RecordedTask] | None:
+        """One recursive query; None when this SQLite has no JSON functions."""
         with _Translated("read"):
             conn = self._connection()
         try:
             rows = conn.execute(
-                _WALK_PARENTS, (_COMPACT_JSON.encode(list(start)), wid, limit)
+                _ANCESTORS, (_COMPACT_JSON.encode(list(start)), wid, limit)
             ).fetchall()
         except sqlite3.OperationalError:
             return None

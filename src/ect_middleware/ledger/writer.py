@@ -22,9 +22,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import Protocol, runtime_checkable
 
 from ..errors import LedgerError
 from .base import Ledger, LedgerEntry, NewEntry
@@ -35,22 +34,12 @@ MAX_BATCH_ENTRIES = 512
 _Batch = tuple[Sequence[NewEntry], "Future[list[LedgerEntry]]"]
 
 
-@runtime_checkable
-class AppendsWithoutWaiting(Protocol):
-    """Engines whose append can be tried without waiting (``SQLiteLedger``, memory)."""
-
-    def append_nowait(self, entries: Sequence[NewEntry]) -> list[LedgerEntry] | None:
-        """``append``, or None at once (nothing written) if it would have to wait."""
-
-
 class LedgerWriter:
     """One writer thread per ledger per process, started on first use."""
 
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
-        self._nowait: Callable[[Sequence[NewEntry]], list[LedgerEntry] | None] | None = (
-            ledger.append_nowait if isinstance(ledger, AppendsWithoutWaiting) else None
-        )
+        self._nowait = ledger.append_nowait
         self._closed = False
         self._reset()
 
@@ -68,7 +57,7 @@ class LedgerWriter:
         future: Future[list[LedgerEntry]] = Future()
         if self._pid != os.getpid():
             self._reset()
-        if self._nowait is not None and self._idle():
+        if self._idle():
             sealed = self._nowait(entries)
             if sealed is not None:
                 future.set_result(sealed)

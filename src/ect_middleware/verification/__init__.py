@@ -1,8 +1,8 @@
 """Verification: what an inbound request carries, checked in the order PROFILE.md fixes."""
 
+from ..replay import MemoryReplayCache, ReplayCache
 from .dag import DagMode, TaskRef, TaskStore, check_dag
 from .pipeline import RequestVerifier, VerifiedRequest
-from .replay import MemoryReplayCache, ReplayCache
 from .request import InboundRequest, RequestTokens
 
 __all__ = [

@@ -10,10 +10,11 @@ then reads from: 32 ECTs naming parents at the tip of one deep chain cost one wa
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal
 
 from ..errors import ECTError
 from ..limits import Limits
@@ -39,23 +40,27 @@ def in_scope(task_wid: str | None, child_wid: str | None) -> bool:
     return task_wid is None or task_wid == child_wid
 
 
-class TaskStore(Protocol):
+class TaskStore(ABC):
+    """Where the DAG rules look tasks up: the ledger (``store.LedgerTaskStore``), or an
+    audit bundle (``audit.reverify``)."""
+
+    @abstractmethod
     def lookup(self, jti: str, wid: str | None) -> TaskRef | None:
         """The task ``jti`` that can be a parent of an ECT in workflow ``wid``
         (``in_scope``), if recorded."""
 
+    @abstractmethod
     def already_recorded(self, jti: str) -> bool:
         """Whether this service has already received or minted the task ``jti``, in any
         workflow (rule 1)."""
 
-
-@runtime_checkable
-class BulkTaskStore(TaskStore, Protocol):
     def ancestors(
         self, start: Sequence[str], wid: str | None, limit: int
     ) -> Mapping[str, TaskRef | None] | None:
         """``lookup(jti, wid)`` for every task reachable from ``start`` through recorded
-        parents (at most ``limit`` tasks); None if the store cannot do it in one go."""
+        parents (at most ``limit`` tasks), in one go; None if the store cannot (then each
+        is looked up on its own): the default."""
+        return None
 
 
 class _Overlay:
@@ -70,19 +75,18 @@ class _Overlay:
         self._wid = wid
         self._inline = {e.jti: TaskRef(e.jti, e.wid, e.iat, e.par) for e in inline}
         self._known: dict[str, TaskRef | None] = {}
-        bulk = _as_bulk(store)
         starts = list(dict.fromkeys(p for e in inline for p in e.par if p not in self._inline))
         # One walk for the whole request, from every parent of every ECT: a single task is
         # left to ``lookup`` (one indexed lookup costs less than the recursive query), and
         # what the walk did not reach (past the limit) is looked up one by one.
-        if bulk is not None and len(starts) > 1:
-            found = bulk.ancestors(starts, wid, limit + 1)
+        if len(starts) > 1:
+            found = store.ancestors(starts, wid, limit + 1)
             if found is not None:
                 self._known.update(found)
-        elif bulk is not None and len(starts) == 1:
+        elif len(starts) == 1:
             task = self._known[starts[0]] = store.lookup(starts[0], wid)
             if task is not None and task.par:  # the walk goes on: one query for the rest
-                found = bulk.ancestors(task.par, wid, limit + 1)
+                found = store.ancestors(task.par, wid, limit + 1)
                 if found is not None:
                     self._known.update(found)
 
@@ -93,18 +97,6 @@ class _Overlay:
         if jti not in self._known:
             self._known[jti] = self._store.lookup(jti, self._wid)
         return self._known[jti]
-
-
-#: Whether a store class is a ``BulkTaskStore``, decided once per class: the protocol's
-#: ``isinstance`` checks every member by name, too slow to repeat on every request.
-_bulk_classes: dict[type, bool] = {}
-
-
-def _as_bulk(store: TaskStore) -> BulkTaskStore | None:
-    kind = type(store)
-    if kind not in _bulk_classes:
-        _bulk_classes[kind] = isinstance(store, BulkTaskStore)
-    return store if _bulk_classes[kind] else None  # type: ignore[return-value]
 
 
 def check_dag(

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from ..errors import ECTError
 from ..limits import Clock, Limits
+from ..replay import ReplayCache
 from ..tokens.ect import ECTClaims, verify_ect
 from ..tokens.wit import VerifiedWIT, WITVerifier
 from ..tokens.wpt import Bindings, VerifiedWPT, verify_wpt
 from .dag import DagMode, TaskStore, check_dag
-from .replay import ReplayCache
 from .request import InboundRequest, RequestTokens
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..errors import ECTError
 from ..ledger.connections import ThreadConnections
 from ..limits import Clock
-from .replay import DEFAULT_MAX_PER_CALLER, CallerQuota
+from .base import DEFAULT_MAX_PER_CALLER, CallerQuota, ReplayCache
 
 PURGE_EVERY = 1000
 _SCHEMA = (
@@ -29,7 +29,7 @@ _SCHEMA = (
 )
 
 
-class SQLiteReplayCache:
+class SQLiteReplayCache(ReplayCache):
     def __init__(
         self, path: str | Path, clock: Clock, *, max_per_caller: int = DEFAULT_MAX_PER_CALLER
     ) -> None:

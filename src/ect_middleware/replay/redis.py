@@ -22,7 +22,7 @@ number is the URL path (``redis://host:6379/2``). Messages never contain the URL
 from __future__ import annotations
 
 import math
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -31,14 +31,16 @@ from redis.retry import Retry
 from ..errors import ECTError
 from ..limits import Clock
 from ..logs import log
-from .replay import DEFAULT_MAX_PER_CALLER, CallerQuota
+from ..storage_urls import driver_options
+from .base import DEFAULT_MAX_PER_CALLER, CallerQuota, ReplayCache
 
 DEFAULT_PREFIX = "ect:replay:"
 #: Seconds; a blackholed Redis delays a request by at most about this before the 503.
 DEFAULT_TIMEOUT = "2"
+_TIMEOUTS = {"socket_timeout": DEFAULT_TIMEOUT, "socket_connect_timeout": DEFAULT_TIMEOUT}
 
 
-class RedisReplayCache:
+class RedisReplayCache(ReplayCache):
     """``ReplayCache`` over one Redis client (thread-safe; fork-safe: redis-py's pool
     reconnects in a child process)."""
 
@@ -57,17 +59,12 @@ class RedisReplayCache:
 
     @classmethod
     def from_url(
-        cls, url: str, clock: Clock, *, max_per_caller: int = DEFAULT_MAX_PER_CALLER
+        cls, url: SplitResult, clock: Clock, *, max_per_caller: int = DEFAULT_MAX_PER_CALLER
     ) -> RedisReplayCache:
-        parts = urlsplit(url)
-        options = parse_qsl(parts.query, keep_blank_values=True)
-        prefix = next((v for k, v in options if k == "prefix"), DEFAULT_PREFIX)
-        rest = [(k, v) for k, v in options if k != "prefix"]
-        names = {k for k, _ in rest}
-        for name in ("socket_timeout", "socket_connect_timeout"):
-            if name not in names:
-                rest.append((name, DEFAULT_TIMEOUT))
-        plain = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), ""))
+        """``redis://[user[:password]@]host[:port][/db][?prefix=ect:replay:&...]``"""
+        ours, rest = driver_options(url, ("prefix",), _TIMEOUTS)
+        prefix = ours.get("prefix", DEFAULT_PREFIX)
+        plain = urlunsplit((url.scheme, url.netloc, url.path, rest, ""))
         try:
             client = redis.Redis.from_url(
                 plain,

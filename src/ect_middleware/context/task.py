@@ -368,7 +368,9 @@ class Task:
             self._minted.append(claims.jti)
             if is_parent_of_later:
                 self._later_parents.append(claims.jti)
-        self._defer([entry])
+            self._pending.append(entry)
+        if self.completion is not None:
+            self._write_behind()
         return claims
 
     def checkpoint(self, policy: str, decision: str, details: Mapping[str, Any]) -> ECTClaims:
@@ -546,12 +548,15 @@ class Task:
             self._pending[:0] = entries
 
     def _defer(self, entries: list[NewEntry]) -> None:
-        """Record ``entries`` with the next flush; after the response (a background task,
-        a streaming body) nothing flushes again: write them behind."""
+        """Record ``entries`` with the next flush."""
         with self._lock:
             self._pending.extend(entries)
-        if self.completion is None:
-            return
+        if self.completion is not None:
+            self._write_behind()
+
+    def _write_behind(self) -> None:
+        """After the response (a background task, a streaming body) nothing flushes
+        again: what is deferred then is handed over at once, and not waited for."""
         try:
             _, written = self._hand_over()
         except LedgerError as exc:

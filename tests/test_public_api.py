@@ -64,3 +64,28 @@ def test_every_exception_class_in_the_library_is_an_ect_middleware_error() -> No
     assert "ect_middleware.tokens.keys.InvalidKey" in found
     outside = sorted(name for name, cls in found.items() if not issubclass(cls, ECTMiddlewareError))
     assert outside == []
+
+
+def test_the_request_context_is_a_read_only_view_of_its_documented_fields() -> None:
+    """What ``current_context()`` returns shows the request (docs/CONTRACT.md §4) and lets
+    only ``exec_act`` be set: none of the library's own machinery is reachable from it."""
+    from ect_middleware import RequestContext
+
+    shown = {n for n in dir(RequestContext) if not n.startswith("_")}
+    assert shown == {
+        "caller",
+        "completion",
+        "exec_act",
+        "minted",
+        "parents",
+        "peer_for",
+        "rejection",
+        "task_id",
+        "trace_id",
+        "workflow_id",
+    }
+    settable = {
+        n for n in shown if isinstance(p := getattr(RequestContext, n), property) and p.fset
+    }
+    assert settable == {"exec_act"}
+    assert RequestContext.__slots__ == ("_task",)  # no attribute can be added to a view

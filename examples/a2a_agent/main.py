@@ -50,7 +50,7 @@ class ResearchAgent(AgentExecutor):
         ect = current_context()
         if question.startswith(("http://", "https://")):
             # A policy checkpoint: this agent asks only the agents it is configured to call.
-            known = ect is not None and ect.runtime.peer_for(question) is not None
+            known = ect is not None and ect.peer_for(question) is not None
             checkpoint("ask-known-peers", "approved" if known else "rejected", url=question)
             if known:
                 response = await client.get(question)

@@ -103,7 +103,7 @@ def to_peers(targets: list[Call]) -> bool:
     Anything else is refused: these endpoints serve callers that need not authenticate
     (an entry path), and must not fetch whatever URL they name (SSRF)."""
     ctx = current_context()
-    return ctx is not None and all(ctx.runtime.peer_for(t.url) is not None for t in targets)
+    return ctx is not None and all(ctx.peer_for(t.url) is not None for t in targets)
 
 
 def not_a_peer() -> JSONResponse:

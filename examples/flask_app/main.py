@@ -98,9 +98,7 @@ def to_peers(targets: list[Any]) -> bool:
     (an entry path), and must not fetch whatever URL they name (SSRF)."""
     ctx = current_context()
     return ctx is not None and all(
-        isinstance(t, dict)
-        and isinstance(t.get("url"), str)
-        and ctx.runtime.peer_for(t["url"]) is not None
+        isinstance(t, dict) and isinstance(t.get("url"), str) and ctx.peer_for(t["url"]) is not None
         for t in targets
     )
 

@@ -31,7 +31,7 @@ CEILING = os.environ.get("AGENT_MAX_CLASSIFICATION", "confidential")
 async def research(url: str) -> dict[str, Any]:
     """Ask another agent: GET ``url`` (a peer's endpoint) and return its answer."""
     ect = current_context()
-    if ect is not None and ect.runtime.peer_for(url) is None:
+    if ect is not None and ect.peer_for(url) is None:
         return {"status": None, "error": "not an agent this server may ask (ECT_PEERS)"}
     response = await client.get(url)
     try:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from starlette.responses import Response
 
-from .context.request_context import current_context
+from .context.task import current_context
 from .errors import ConfigurationError, ECTError
 from .tokens.identifiers import is_workload_id, trust_domain
 

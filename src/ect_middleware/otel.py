@@ -25,13 +25,11 @@ directly and the hooks have nothing to add.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
+from .tokens.ect import ECTClaims
 from .tokens.jws import read_payload
-
-if TYPE_CHECKING:
-    from .context.request_context import RequestContext
 
 _TRACE = "opentelemetry.trace"
 _HEADER = "execution-context"
@@ -50,8 +48,10 @@ ENFORCER = "ect.enforcer"
 CODE = "ect.code"
 
 
-def request_started(ctx: RequestContext) -> str | None:
-    """Tag the current span with the request's execution context; the current trace id
+def request_started(
+    workflow_id: str, task_id: str, caller: str | None, parents: Sequence[ECTClaims]
+) -> str | None:
+    """Tag the current span with a request's execution context; the current trace id
     (32 lowercase hex digits) for its ledger entries, or None when no trace is current."""
     trace = sys.modules.get(_TRACE)
     if trace is None:
@@ -62,12 +62,12 @@ def request_started(ctx: RequestContext) -> str | None:
         return None
     if span.is_recording():
         attributes: dict[str, Any] = {
-            WORKFLOW_ID: ctx.workflow_id,
-            TASK_ID: ctx.task_id,
-            PARENT_IDS: [p.jti for p in ctx.parents],
+            WORKFLOW_ID: workflow_id,
+            TASK_ID: task_id,
+            PARENT_IDS: [p.jti for p in parents],
         }
-        if ctx.caller is not None:
-            attributes[CALLER] = ctx.caller
+        if caller is not None:
+            attributes[CALLER] = caller
         span.set_attributes(attributes)
     return format(context.trace_id, "032x")
 

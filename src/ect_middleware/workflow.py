@@ -20,7 +20,7 @@ from typing import Any
 
 from .config import Settings, refuse_settings_with_runtime
 from .context.logging import request_scope
-from .context.request_context import RequestContext
+from .context.task import RequestContext, Task
 from .errors import LedgerError
 from .logs import log
 from .runtime import Runtime
@@ -76,7 +76,7 @@ class start_workflow:
         self._overrides = overrides
         self._runtime = runtime
         self._owned = False
-        self._ctx: RequestContext | None = None
+        self._task: Task | None = None
         self._scope: request_scope | None = None
         self._used = False
 
@@ -92,12 +92,12 @@ class start_workflow:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        ctx = self._ctx
+        task = self._task
         try:
-            if ctx is not None:
-                self._complete(ctx, exc is not None)
+            if task is not None:
+                task.complete_root(failed=exc is not None)
                 try:
-                    ctx.runtime.flush(ctx)
+                    task.flush()
                 except LedgerError as error:
                     self._ledger_failed(error, raising=exc is None)
         finally:
@@ -118,12 +118,12 @@ class start_workflow:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        ctx = self._ctx
+        task = self._task
         try:
-            if ctx is not None:
-                self._complete(ctx, exc is not None)
+            if task is not None:
+                task.complete_root(failed=exc is not None)
                 try:
-                    await ctx.runtime.flush_async(ctx)
+                    await task.flush_async()
                 except LedgerError as error:
                     self._ledger_failed(error, raising=exc is None)
         finally:
@@ -143,14 +143,15 @@ class start_workflow:
         """Make the root task current, in the caller's context (not a worker thread's)."""
         if runtime is None:
             return None
-        ctx = runtime.begin_root(self._exec_act)
-        self._ctx = ctx
+        task = runtime.begin_root(self._exec_act)
+        ctx = RequestContext(task)
+        self._task = task
         self._scope = request_scope(ctx)
         self._scope.__enter__()
         log.info(
             "ect.workflow_started",
-            workflow_id=ctx.workflow_id,
-            task_id=ctx.task_id,
+            workflow_id=task.workflow_id,
+            task_id=task.task_id,
             exec_act=self._exec_act,
         )
         return ctx
@@ -169,9 +170,6 @@ class start_workflow:
         self._runtime = Runtime(settings)
         self._owned = True
         return self._runtime
-
-    def _complete(self, ctx: RequestContext, failed: bool) -> None:
-        ctx.runtime.complete_root(ctx, failed=failed)
 
     def _ledger_failed(self, error: LedgerError, *, raising: bool) -> None:
         if raising:

@@ -139,7 +139,7 @@ def test_the_environment_configures_it_without_an_audience(
             pass
         assert first is not None
         assert second is not None
-        assert first.runtime is second.runtime  # built once per process
+        assert first._task.service is second._task.service  # built once per process
         assert first.workflow_id != second.workflow_id
     finally:
         runtime = workflow_module._default_runtime

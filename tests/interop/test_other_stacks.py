@@ -261,9 +261,9 @@ def _outbound(me: Identity, tmp_path: Path, peer: object) -> dict[str, str]:
     )
     runtime = Runtime(settings)
     try:
-        ctx = runtime.begin(InboundRequest.from_pairs("POST", "/start", []), lambda: "start")
-        call = runtime.prepare_outbound(
-            ctx, "http://peer.example/tasks?q=1", body=b"{}", authorization=None, txn_token=None
+        task = runtime.begin(InboundRequest.from_pairs("POST", "/start", []), lambda: "start")
+        call = task.prepare_outbound(
+            "http://peer.example/tasks?q=1", body=b"{}", authorization=None, txn_token=None
         )
         assert call is not None
         return dict(call.headers)

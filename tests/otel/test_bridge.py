@@ -208,10 +208,10 @@ def test_spans_carry_the_execution_context(
 def test_no_span_no_trace_id(mesh: Mesh) -> None:
     """Without a current span nothing is tagged and entries have no trace id."""
     runtime = Runtime(mesh.settings("a", "http://a.test"), ledger=MemoryLedger())
-    ctx = runtime._new_context(None, (), None, lambda: "POST /x")
-    assert ctx.trace_id is None
-    runtime.checkpoint(ctx, "p", "approved", {})
-    runtime.flush(ctx)
+    task = runtime.begin_root("POST /x")
+    assert task.trace_id is None
+    task.checkpoint("p", "approved", {})
+    task.flush()
     assert [e.trace_id for e in runtime.ledger.entries()] == [None]
     runtime.close()
 
@@ -224,16 +224,16 @@ def test_a_current_span_tags_entries_without_an_sdk_middleware(
     tracer = provider.get_tracer("app")
     runtime = Runtime(mesh.settings("a", "http://a.test"), ledger=MemoryLedger())
     with tracer.start_as_current_span("job") as span:
-        ctx = runtime._new_context(None, (), None, lambda: "job")
-        runtime.checkpoint(ctx, "p", "rejected", {"n": 1})
-    runtime.flush(ctx)
+        task = runtime.begin_root("job")
+        task.checkpoint("p", "rejected", {"n": 1})
+    task.flush()
     (finished,) = exporter.get_finished_spans()
-    assert ctx.trace_id == f"{span.get_span_context().trace_id:032x}"
-    assert (finished.attributes or {})["ect.task_id"] == ctx.task_id
+    assert task.trace_id == f"{span.get_span_context().trace_id:032x}"
+    assert (finished.attributes or {})["ect.task_id"] == task.task_id
     (event,) = finished.events
     assert event.name == "ect.checkpoint"
     assert dict(event.attributes or {})["ect.decision"] == "rejected"
-    assert [e.trace_id for e in runtime.ledger.entries()] == [ctx.trace_id]
+    assert [e.trace_id for e in runtime.ledger.entries()] == [task.trace_id]
     runtime.close()
 
 

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..context.task import INBOUND_POLICY
 from ..ledger.base import LedgerEntry
-from ..runtime import INBOUND_POLICY
 from ..tokens.ect import Policy, model_view
 from ..tokens.jws import read_payload
 

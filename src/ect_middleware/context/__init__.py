@@ -1,6 +1,6 @@
 """The verified context of the request being handled, and what the application adds to it."""
 
 from .checkpoint import checkpoint
-from .request_context import RequestContext, bind_context, current_context, use_context
+from .task import RequestContext, bind_context, current_context, use_context
 
 __all__ = ["RequestContext", "bind_context", "checkpoint", "current_context", "use_context"]

@@ -1,11 +1,11 @@
-"""Application policy checkpoints (CONTRACT §4)."""
+"""Application policy checkpoints."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..logs import log
-from .request_context import current_context
+from .task import current_task
 
 
 def checkpoint(policy: str, decision: str, **details: Any) -> str | None:
@@ -18,8 +18,8 @@ def checkpoint(policy: str, decision: str, **details: Any) -> str | None:
     """
     if not policy or not decision:
         raise ValueError("policy and decision must be non-empty strings")
-    ctx = current_context()
-    if ctx is None:
+    task = current_task()
+    if task is None:
         log.warning("ect.checkpoint", policy=policy, decision=decision, outside_request=True)
         return None
-    return ctx.runtime.checkpoint(ctx, policy, decision, details).jti
+    return task.checkpoint(policy, decision, details).jti

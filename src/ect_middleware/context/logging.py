@@ -7,7 +7,7 @@ from __future__ import annotations
 import structlog
 
 from ..logs import request_fields
-from .request_context import RequestContext, use_context
+from .task import RequestContext, use_context
 
 
 class request_scope(use_context):

@@ -1,8 +1,16 @@
 """``ECTMiddleware``: pure ASGI (never BaseHTTPMiddleware), so streaming, background tasks
-and ContextVars behave. Lifespan and websocket scopes pass through untouched."""
+and ContextVars behave. Lifespan and websocket scopes pass through untouched.
+
+A request goes: verify its tokens (``inbound.accept``) or answer the rejection; run the
+application with the request's context current; when the response starts, mint the
+completion ECT, make every record of the request durable, and send the completion back
+with the response headers. An application that raises before responding still gets its
+completion recorded (status 500).
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -13,21 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..authorization import CallerNotAllowed
 from ..config import Settings
 from ..context.logging import request_scope
+from ..context.task import RequestContext
 from ..errors import ConfigurationError
+from ..logs import log
 from ..runtime import Runtime
 from ..verification import InboundRequest
+from .inbound import Problem, Rejected, accept, build_runtime, request_action
 from .jsonrpc import BodyTee
-from .lifecycle import (
-    Problem,
-    Rejected,
-    build_runtime,
-    completion_headers,
-    finish,
-    logged_ledger_failure,
-    open_request,
-    record_failure,
-    request_action,
-)
 
 
 class ECTMiddleware:
@@ -75,14 +75,13 @@ class ECTMiddleware:
         if scope["method"] == "POST" and runtime.is_jsonrpc(scope["path"]):
             receive = BodyTee(receive)
             exec_act = receive.exec_act(exec_act)
-        opened = open_request(runtime, request, exec_act)
-        if isinstance(opened, Rejected):
-            if opened.ctx is not None:
-                with logged_ledger_failure():
-                    await runtime.flush_async(opened.ctx)
-            await _send_problem(send, opened.problem)
+        accepted = accept(runtime, request, exec_act)
+        if isinstance(accepted, Rejected):
+            if accepted.record is not None:
+                await accepted.record.flush_async(raising=False)
+            await _send_problem(send, accepted.problem)
             return
-        ctx = opened
+        task = accepted
         status = 500
 
         async def send_with_context(message: Message) -> None:
@@ -91,26 +90,29 @@ class ECTMiddleware:
                 status = message["status"]
                 extra = [
                     (k.lower().encode("latin-1"), v.encode("latin-1"))
-                    for k, v in completion_headers(ctx, status)
+                    for k, v in task.complete(status)
                 ]
-                await runtime.flush_async(ctx)  # durable before the response goes out
+                await task.flush_async()  # durable before the response goes out
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                finish(ctx, status)
+            elif (
+                message["type"] == "http.response.body"
+                and not message.get("more_body", False)
+                and log.enabled(logging.DEBUG)  # the request's info line: its checkpoint
+            ):
+                log.debug("ect.request_completed", status=status, minted=len(task.minted))
             await send(message)
 
-        with request_scope(ctx):
+        with request_scope(RequestContext(task)):
             try:
                 await self.app(scope, receive, send_with_context)
             except CallerNotAllowed as refusal:  # from a FastAPI dependency (authorization)
-                if ctx.completion is not None:  # the response had started
+                if task.completion is not None:  # the response had started
                     raise
                 await _send_problem(send_with_context, Problem.of(refusal))
             finally:
-                if ctx.completion is None:
-                    record_failure(ctx)
-                    with logged_ledger_failure():
-                        await runtime.flush_async(ctx)
+                if task.completion is None:  # raised before responding: still recorded
+                    task.fail()
+                    await task.flush_async(raising=False)
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, error: Exception) -> None:

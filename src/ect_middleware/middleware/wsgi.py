@@ -1,11 +1,16 @@
 """``ECTWSGIMiddleware`` (PEP 3333): the same behaviour for Flask and any WSGI app.
 
-The request context stays current while the server consumes the body iterable, and the
-iterable's ``close()`` is always called.
+A request goes: verify its tokens (``inbound.accept``) or answer the rejection; call the
+application with the request's context current; when it starts the response, mint the
+completion ECT, make every record of the request durable, and add the completion to the
+response headers. The context stays current while the server consumes the body iterable,
+whose ``close()`` is always called; an application that raises, or whose body ends, before
+starting the response still gets its completion recorded (status 500).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
@@ -15,20 +20,12 @@ from urllib.parse import quote
 
 from ..config import Settings
 from ..context.logging import request_scope
-from ..context.request_context import RequestContext
+from ..context.task import RequestContext, Task
 from ..errors import ConfigurationError
+from ..logs import log
 from ..runtime import Runtime
 from ..verification import InboundRequest
-from .lifecycle import (
-    Rejected,
-    build_runtime,
-    completion_headers,
-    finish,
-    logged_ledger_failure,
-    open_request,
-    record_failure,
-    request_action,
-)
+from .inbound import Rejected, accept, build_runtime, request_action
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -68,17 +65,16 @@ class ECTWSGIMiddleware:
         )
         method = environ.get("REQUEST_METHOD", "GET")
         request = InboundRequest(method, _request_path(environ), headers)
-        opened = open_request(runtime, request, lambda: _exec_act(environ))
-        if isinstance(opened, Rejected):
-            if opened.ctx is not None:
-                with logged_ledger_failure():
-                    runtime.flush(opened.ctx)
-            problem = opened.problem
+        accepted = accept(runtime, request, lambda: _exec_act(environ))
+        if isinstance(accepted, Rejected):
+            if accepted.record is not None:
+                accepted.record.flush(raising=False)
+            problem = accepted.problem
             start_response(
                 f"{problem.status} {HTTPStatus(problem.status).phrase}", list(problem.headers)
             )
             return [problem.body]
-        ctx = opened
+        task = accepted
         status = [500]
 
         def start_with_context(
@@ -87,17 +83,19 @@ class ECTWSGIMiddleware:
             exc_info: ExcInfo | None = None,
         ) -> Callable[[bytes], object]:
             status[0] = int(status_line.split(" ", 1)[0])
-            response_headers = [*response_headers, *completion_headers(ctx, status[0])]
-            ctx.runtime.flush(ctx)  # durable before the response goes out
+            response_headers = [*response_headers, *task.complete(status[0])]
+            task.flush()  # durable before the response goes out
             return start_response(status_line, response_headers, exc_info)
 
+        ctx = RequestContext(task)
         with request_scope(ctx):
             try:
                 body = self.app(environ, start_with_context)
             except BaseException:
-                _record_failure(ctx)
+                task.fail()
+                task.flush(raising=False)
                 raise
-        return _BodyInContext(body, ctx, status)
+        return _BodyInContext(body, task, ctx, status)
 
 
 class _BodyInContext:
@@ -107,9 +105,12 @@ class _BodyInContext:
     so entering the scope for each item (and the end) would be work for nothing.
     """
 
-    def __init__(self, body: Iterable[bytes], ctx: RequestContext, status: list[int]) -> None:
+    def __init__(
+        self, body: Iterable[bytes], task: Task, ctx: RequestContext, status: list[int]
+    ) -> None:
         self._body = body
         self._iter: Iterator[bytes] | None = None
+        self._task = task
         self._ctx = ctx
         self._status = status
 
@@ -125,21 +126,21 @@ class _BodyInContext:
             return next(self._iter)
 
     def close(self) -> None:
+        task = self._task
         with request_scope(self._ctx):
             try:
                 close = getattr(self._body, "close", None)
                 if close is not None:
                     close()
             finally:
-                if self._ctx.completion is None:
-                    _record_failure(self._ctx)
-                finish(self._ctx, self._status[0])
-
-
-def _record_failure(ctx: RequestContext) -> None:
-    record_failure(ctx)
-    with logged_ledger_failure():
-        ctx.runtime.flush(ctx)
+                if task.completion is None:  # the response never started: still recorded
+                    task.fail()
+                    task.flush(raising=False)
+                # the inbound checkpoint is the request's line at info level
+                if log.enabled(logging.DEBUG):
+                    log.debug(
+                        "ect.request_completed", status=self._status[0], minted=len(task.minted)
+                    )
 
 
 def _script_path(environ: WSGIEnvironment) -> str:

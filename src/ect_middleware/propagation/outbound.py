@@ -26,9 +26,8 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
 from .. import otel
-from ..context.request_context import RequestContext, current_context
+from ..context.task import OUTBOUND_HEADERS, OutboundCall, Task, current_task
 from ..logs import log
-from ..runtime import OUTBOUND_HEADERS, OutboundCall
 from ..tokens.jws import read_payload
 
 #: The statuses after which httpx and requests follow ``Location`` with a new request.
@@ -37,7 +36,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 @dataclass(frozen=True)
 class Injection:
-    ctx: RequestContext
+    task: Task
     call: OutboundCall
 
 
@@ -45,8 +44,8 @@ def prepare(
     request: object, url: str, headers: MutableMapping[str, str], body: bytes | None
 ) -> Injection | None:
     """Mint the tokens ``request`` is due, if any; ``attach`` them once flushed."""
-    ctx = current_context()
-    if ctx is None or not ctx.mark_injected(request):
+    task = current_task()
+    if task is None:
         return None
     # The names present, read in one pass: asking httpx's headers for one that is absent
     # scans them all and raises KeyError inside, so only names known present are asked.
@@ -55,15 +54,13 @@ def prepare(
     def get(name: str) -> str | None:
         return headers.get(name) if name.lower() in present else None
 
-    wpt = get("Workload-Proof-Token")
-    if wpt is not None and not ctx.issued(wpt):
-        return None  # the application manages its own tokens on this request
+    if not task.claim_outbound(request, get("Workload-Proof-Token")):
+        return None  # given tokens already, or the application manages its own
     for name in OUTBOUND_HEADERS:  # ours from an earlier hop (a redirect): never reuse
         if name.lower() in present:
             headers.pop(name, None)
     try:
-        call = ctx.runtime.prepare_outbound(
-            ctx,
+        call = task.prepare_outbound(
             url,
             body=body,
             authorization=get("Authorization"),
@@ -72,7 +69,7 @@ def prepare(
     except Exception as exc:  # instrumentation must never break the call
         log.error("ect.outbound_failed", reason=type(exc).__name__)
         return None
-    return None if call is None else Injection(ctx, call)
+    return None if call is None else Injection(task, call)
 
 
 def attach(injection: Injection | None, headers: MutableMapping[str, str]) -> Injection | None:
@@ -85,7 +82,7 @@ def attach(injection: Injection | None, headers: MutableMapping[str, str]) -> In
     # work wasted on names known to be absent.
     for name, value in call.headers.items():
         headers[name] = value
-    injection.ctx.remember_issued(call.headers["Workload-Proof-Token"])
+    injection.task.sent(call)
     otel.outbound(call.ect.jti)
     if log.enabled(logging.DEBUG):
         log.debug("ect.outbound", peer=call.peer, target=call.target, ect=call.ect.jti)
@@ -100,7 +97,7 @@ def before(
     injection = prepare(request, url, headers, body)
     if injection is not None:
         try:
-            injection.ctx.runtime.flush(injection.ctx)
+            injection.task.flush()
         except Exception as exc:
             _unsent(injection, exc)
             return None
@@ -114,7 +111,7 @@ async def before_async(
     injection = prepare(request, url, headers, body)
     if injection is not None:
         try:
-            await injection.ctx.runtime.flush_async(injection.ctx)
+            await injection.task.flush_async()
         except Exception as exc:
             _unsent(injection, exc)
             return None
@@ -124,7 +121,7 @@ async def before_async(
 def _unsent(injection: Injection, exc: Exception) -> None:
     """The flush before the call failed: the call goes out without tokens, and the ECT
     minted for it, never sent, is not recorded (what it descends from still is)."""
-    injection.ctx.withdraw_minted(injection.call.ect.jti)
+    injection.task.unsent(injection.call)
     log.error("ect.outbound_failed", reason=type(exc).__name__)
 
 
@@ -143,7 +140,7 @@ def after(
         for name in OUTBOUND_HEADERS:
             request_headers.pop(name, None)
     try:
-        injection.ctx.runtime.absorb_response(injection.ctx, injection.call.peer, response_headers)
+        injection.task.absorb_response(injection.call.peer, response_headers)
     except Exception as exc:
         log.error("ect.response_failed", reason=type(exc).__name__)
 

@@ -1,19 +1,19 @@
-"""The steps both middlewares take on a request, free of ASGI and WSGI details."""
+"""What both middlewares share, free of ASGI and WSGI details: the runtime they use, the
+verify-or-reject decision on each inbound request, and the problem response that refuses
+one. Everything else a request goes through is told by ``asgi.py`` and ``wsgi.py``."""
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings, refuse_settings_with_runtime
-from ..context.request_context import RequestContext
+from ..context.task import INBOUND_POLICY, Task
 from ..errors import ECTError, LedgerError
 from ..logs import log
-from ..runtime import INBOUND_POLICY, Runtime
+from ..runtime import Runtime
 from ..startup import announce
 from ..tokens.ect import EXEC_ACT_MAX_CHARS
 from ..verification import InboundRequest
@@ -53,23 +53,25 @@ class Problem:
 @dataclass(frozen=True)
 class Rejected:
     """An enforced rejection: the problem to answer with, once the signed record of the
-    decision (``ctx``'s deferred completion ECT, when there is one) has been flushed."""
+    decision (``record``: the task whose completion ECT it is, when there is one) has been
+    flushed, or failed to be (logged: the answer goes out either way)."""
 
     problem: Problem
-    ctx: RequestContext | None = None
+    record: Task | None = None
 
 
-def open_request(
+def accept(
     runtime: Runtime, request: InboundRequest, exec_act: Callable[[], str]
-) -> RequestContext | Rejected:
-    """Verify ``request``: its context, or in enforce mode the rejection.
+) -> Task | Rejected:
+    """Verify ``request``: the task to run the application in, or in enforce mode the
+    rejection.
 
     Every decision is a checkpoint: an accepted request is logged here and carried in its
     completion ECT; a rejected one leaves a signed rejection ECT in the ledger.
     """
     enforce = runtime.settings.mode == "enforce"
     try:
-        ctx = runtime.begin(request, exec_act)
+        task = runtime.begin(request, exec_act)
     except ECTError as error:
         log.warning(
             "ect.request_rejected",
@@ -79,22 +81,22 @@ def open_request(
             path=request.path,
             enforced=enforce,
         )
-        ctx = runtime.begin_unverified(error, exec_act)
-        runtime.checkpoint_logged(ctx, INBOUND_POLICY, "rejected", code=error.code)
+        task = runtime.begin_unverified(error, exec_act)
+        task.log_checkpoint(INBOUND_POLICY, "rejected", code=error.code)
         if not enforce:
-            return ctx  # its completion ECT will carry the rejection
+            return task  # its completion ECT will carry the rejection
         # Our signed record, never the rejected tokens; beyond the rejection budget only
         # counted, into the next record (``rejection_budget``).
-        if runtime.record_rejection(ctx, error.status):
-            return Rejected(Problem.of(error), ctx)
+        if task.record_rejection(error.status):
+            return Rejected(Problem.of(error), task)
         return Rejected(Problem.of(error))
     except LedgerError as exc:
         log.error("ect.ledger_failed", reason=str(exc))
         return Rejected(
             Problem.of(ECTError("ledger.unavailable", "the audit ledger is unavailable"))
         )
-    runtime.checkpoint_logged(ctx, INBOUND_POLICY, "approved", parents=len(ctx.parents))
-    return ctx
+    task.log_checkpoint(INBOUND_POLICY, "approved", parents=len(task.parents))
+    return task
 
 
 def request_action(method: str, target: str) -> str:
@@ -105,34 +107,3 @@ def request_action(method: str, target: str) -> str:
     if len(action) <= EXEC_ACT_MAX_CHARS:
         return action
     return action[: EXEC_ACT_MAX_CHARS - 1] + "\u2026"
-
-
-def completion_headers(ctx: RequestContext, status: int) -> list[tuple[str, str]]:
-    """Headers returning the completion ECT; flush before sending them."""
-    return ctx.runtime.complete(ctx, status)
-
-
-def finish(ctx: RequestContext, status: int) -> None:
-    """The request's last body message went out (a debug line: the inbound checkpoint is
-    the request's line at info level)."""
-    if log.enabled(logging.DEBUG):
-        log.debug("ect.request_completed", status=status, minted=len(ctx.minted))
-
-
-def record_failure(ctx: RequestContext) -> None:
-    """The application raised before responding: its completion still goes in the ledger
-    (flush afterwards, as for a response)."""
-    try:
-        ctx.runtime.complete(ctx, 500)
-    except ECTError as exc:
-        log.error("ect.completion_failed", reason=str(exc))
-
-
-@contextmanager
-def logged_ledger_failure() -> Iterator[None]:
-    """Around the flush of a record that no response waits for (a rejection, a failure):
-    a ledger failure is logged, and the answer still goes out."""
-    try:
-        yield
-    except LedgerError as exc:
-        log.error("ect.ledger_failed", reason=str(exc))

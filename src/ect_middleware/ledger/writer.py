@@ -15,6 +15,14 @@ for milliseconds. So requests hand their entries to this writer and get a future
 
 Batches are written in the order they were submitted: one is never written at once while
 an earlier one waits in the queue.
+
+With ``background=True`` (``ECT_LEDGER_WRITE=background``) every batch goes to the
+writer's thread and ``submit`` returns a future that is already done: the caller goes on
+(and answers its request) before its entries are durable. The thread writes what has
+accumulated in one transaction, in submission order; a failed write cannot reach a caller
+any more, so it is logged (``ect.ledger_failed``) and those entries are lost. ``close``
+writes everything still queued. A crash of the process loses what was queued and not
+yet committed: the loss window docs/PROFILE.md and docs/SECURITY.md describe.
 """
 
 from __future__ import annotations
@@ -27,12 +35,14 @@ from concurrent.futures import Future
 from typing import Protocol, runtime_checkable
 
 from ..errors import LedgerError
+from ..logs import log
 from .base import Ledger, LedgerEntry, NewEntry
 
 #: At most this many entries in one transaction; the rest wait for the next one.
 MAX_BATCH_ENTRIES = 512
 
-_Batch = tuple[Sequence[NewEntry], "Future[list[LedgerEntry]]"]
+#: the entries, and the future of the caller waiting for them (None: nobody waits)
+_Batch = tuple[Sequence[NewEntry], "Future[list[LedgerEntry]] | None"]
 
 
 @runtime_checkable
@@ -46,10 +56,14 @@ class AppendsWithoutWaiting(Protocol):
 class LedgerWriter:
     """One writer thread per ledger per process, started on first use."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, background: bool = False) -> None:
+        """``background``: every batch is written by the thread, behind its caller."""
         self._ledger = ledger
+        self._background = background
         self._nowait: Callable[[Sequence[NewEntry]], list[LedgerEntry] | None] | None = (
-            ledger.append_nowait if isinstance(ledger, AppendsWithoutWaiting) else None
+            ledger.append_nowait
+            if not background and isinstance(ledger, AppendsWithoutWaiting)
+            else None
         )
         self._closed = False
         self._reset()
@@ -64,7 +78,10 @@ class LedgerWriter:
 
     def submit(self, entries: Sequence[NewEntry]) -> Future[list[LedgerEntry]]:
         """Write ``entries`` in one transaction, at once or on the writer's thread; the
-        future gives them sealed (it is already done when they were written at once)."""
+        future gives them sealed (it is already done when they were written at once).
+
+        In background mode the future is done at once, with an empty list: the entries
+        are only queued, and a failure to write them is logged, not raised."""
         future: Future[list[LedgerEntry]] = Future()
         if self._pid != os.getpid():
             self._reset()
@@ -76,7 +93,11 @@ class LedgerWriter:
         with self._cond:
             if self._closed:
                 raise LedgerError("the ledger is closed")
-            self._queue.append((entries, future))
+            if self._background:
+                future.set_result([])
+                self._queue.append((entries, None))
+            else:
+                self._queue.append((entries, future))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="ect-ledger-writer", daemon=True
@@ -131,18 +152,23 @@ class LedgerWriter:
     def _write(self, batches: list[_Batch]) -> None:
         # Written even when a caller has given up waiting (a cancelled request): what it
         # handed over is part of the record.
-        waiting = [future.set_running_or_notify_cancel() for _, future in batches]
+        waiting = [
+            future is not None and future.set_running_or_notify_cancel() for _, future in batches
+        ]
         try:
             sealed = self._ledger.append([e for entries, _ in batches for e in entries])
         except BaseException as exc:  # every caller of the transaction learns of it
             for (_, future), live in zip(batches, waiting, strict=True):
-                if live:
+                if future is not None and live:
                     future.set_exception(exc)
+            if any(future is None for _, future in batches):  # nobody waits: say so here
+                lost = sum(len(entries) for entries, future in batches if future is None)
+                log.error("ect.ledger_failed", reason=str(exc), lost_entries=lost)
             if not isinstance(exc, Exception):
                 raise
             return
         start = 0
         for (entries, future), live in zip(batches, waiting, strict=True):
-            if live:
+            if future is not None and live:
                 future.set_result(sealed[start : start + len(entries)])
             start += len(entries)

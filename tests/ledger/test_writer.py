@@ -4,6 +4,8 @@ order; failures and close."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -198,3 +200,28 @@ def test_in_background_mode_a_failed_write_is_logged_and_later_batches_go_on(
     assert [e.jti for e in ledger.entries()] == [e.jti for e in first]
     with pytest.raises(LedgerError, match="closed"):
         writer.submit(workflow(1, seed=9))
+
+
+_EXIT_WITHOUT_CLOSE = """
+import sys
+from ect_middleware.ledger.sqlite import SQLiteLedger
+from ect_middleware.ledger.writer import LedgerWriter
+from tests.ledger._support import workflow
+
+writer = LedgerWriter(SQLiteLedger(sys.argv[1]), background=True)
+for seed in range(20):
+    writer.submit(workflow(2, seed=seed))
+"""
+
+
+def test_in_background_mode_the_interpreters_exit_writes_what_is_queued(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [sys.executable, "-c", _EXIT_WITHOUT_CLOSE, str(path)], cwd=root, check=True, timeout=30
+    )
+
+    ledger = SQLiteLedger(path, create=False)
+    assert len(list(ledger.entries())) == 40  # the process ended without close()
+    assert verify_chain(ledger.entries(), ledger.head()).ok
+    ledger.close()

@@ -21,12 +21,14 @@ writer's thread and ``submit`` returns a future that is already done: the caller
 (and answers its request) before its entries are durable. The thread writes what has
 accumulated in one transaction, in submission order; a failed write cannot reach a caller
 any more, so it is logged (``ect.ledger_failed``) and those entries are lost. ``close``
-writes everything still queued. A crash of the process loses what was queued and not
+writes everything still queued; so does the interpreter's exit, which would otherwise stop
+the (daemon) thread with batches in hand. A crash of the process loses what was queued and not
 yet committed: the loss window docs/PROFILE.md and docs/SECURITY.md describe.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections import deque
@@ -103,6 +105,8 @@ class LedgerWriter:
                     target=self._run, name="ect-ledger-writer", daemon=True
                 )
                 self._thread.start()
+                if self._background:
+                    atexit.register(self.close)  # idempotent; unregistered by close
             self._cond.notify()
         return future
 
@@ -123,6 +127,8 @@ class LedgerWriter:
             self._closed = True
             thread = self._thread
             self._cond.notify()
+        if self._background:
+            atexit.unregister(self.close)
         if thread is not None and thread is not threading.current_thread():
             thread.join(30)
 

@@ -107,7 +107,7 @@ class LedgerWriter:
                 self._thread.start()
                 if self._background:
                     atexit.register(self.close)  # idempotent; unregistered by close
-            self._cond.notify()
+            self._cond.notify_all()  # the thread, and any ``drain``
         return future
 
     def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
@@ -121,12 +121,20 @@ class LedgerWriter:
                 raise LedgerError("the ledger is closed")
             return not self._queue and not self._writing
 
+    def drain(self) -> None:
+        """Wait until everything submitted so far is written (or has failed)."""
+        with self._cond:
+            while (self._queue or self._writing) and self._thread is not None:
+                if not self._thread.is_alive():
+                    return
+                self._cond.wait(0.1)
+
     def close(self) -> None:
         """Write what is queued, then stop the thread."""
         with self._cond:
             self._closed = True
             thread = self._thread
-            self._cond.notify()
+            self._cond.notify_all()  # the thread, and any ``drain``
         if self._background:
             atexit.unregister(self.close)
         if thread is not None and thread is not threading.current_thread():
@@ -146,6 +154,7 @@ class LedgerWriter:
             finally:
                 with self._cond:
                     self._writing = False
+                    self._cond.notify_all()  # for ``drain``
 
     def _take(self) -> list[_Batch]:
         batches = [self._queue.popleft()]

@@ -225,3 +225,17 @@ def test_in_background_mode_the_interpreters_exit_writes_what_is_queued(tmp_path
     assert len(list(ledger.entries())) == 40  # the process ended without close()
     assert verify_chain(ledger.entries(), ledger.head()).ok
     ledger.close()
+
+
+def test_in_background_mode_drain_returns_once_everything_submitted_is_written(
+    ledger: GatedLedger,
+) -> None:
+    writer = LedgerWriter(ledger, background=True)
+    for seed in range(4):
+        writer.submit(workflow(1, seed=seed))
+    writer.drain()
+
+    assert len(list(ledger.entries())) == 4  # written, and the writer still open
+    writer.submit(workflow(1, seed=9))
+    writer.close()
+    assert len(list(ledger.entries())) == 5

@@ -31,6 +31,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -42,6 +43,11 @@ from .base import Ledger, LedgerEntry, NewEntry
 
 #: At most this many entries in one transaction; the rest wait for the next one.
 MAX_BATCH_ENTRIES = 512
+#: In background mode the thread, woken by a first batch, gathers what arrives for up to
+#: this long (or until a transaction is full, or ``drain``/``close``) before it writes:
+#: one commit, and one thread wake-up, for many requests. It bounds how much later than
+#: the response an entry is committed, so it is part of the documented loss window.
+GATHER_SECONDS = 0.005
 
 #: the entries, and the future of the caller waiting for them (None: nobody waits)
 _Batch = tuple[Sequence[NewEntry], "Future[list[LedgerEntry]] | None"]
@@ -76,6 +82,7 @@ class LedgerWriter:
         self._cond = threading.Condition()
         self._queue: deque[_Batch] = deque()
         self._writing = False
+        self._hurry = False  # ``drain`` waits: stop gathering
         self._thread: threading.Thread | None = None
 
     def submit(self, entries: Sequence[NewEntry]) -> Future[list[LedgerEntry]]:
@@ -95,6 +102,7 @@ class LedgerWriter:
         with self._cond:
             if self._closed:
                 raise LedgerError("the ledger is closed")
+            was_empty = not self._queue
             if self._background:
                 future.set_result([])
                 self._queue.append((entries, None))
@@ -107,7 +115,8 @@ class LedgerWriter:
                 self._thread.start()
                 if self._background:
                     atexit.register(self.close)  # idempotent; unregistered by close
-            self._cond.notify_all()  # the thread, and any ``drain``
+            if was_empty or not self._background:  # a gathering thread is not woken
+                self._cond.notify_all()  # the thread, and any ``drain``
         return future
 
     def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
@@ -127,7 +136,10 @@ class LedgerWriter:
             while (self._queue or self._writing) and self._thread is not None:
                 if not self._thread.is_alive():
                     return
+                self._hurry = True
+                self._cond.notify_all()
                 self._cond.wait(0.1)
+            self._hurry = False
 
     def close(self) -> None:
         """Write what is queued, then stop the thread."""
@@ -145,6 +157,8 @@ class LedgerWriter:
             with self._cond:
                 while not self._queue and not self._closed:
                     self._cond.wait()
+                if self._background:
+                    self._gather()
                 if not self._queue:
                     return  # closed and drained
                 batches = self._take()
@@ -155,6 +169,17 @@ class LedgerWriter:
                 with self._cond:
                     self._writing = False
                     self._cond.notify_all()  # for ``drain``
+
+    def _gather(self) -> None:
+        """Wait (holding no lock) for more batches to share the transaction."""
+        deadline = time.monotonic() + GATHER_SECONDS
+        while not (self._closed or self._hurry):
+            if sum(len(entries) for entries, _ in self._queue) >= MAX_BATCH_ENTRIES:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._cond.wait(remaining)
 
     def _take(self) -> list[_Batch]:
         batches = [self._queue.popleft()]

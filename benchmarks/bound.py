@@ -6,7 +6,8 @@ CONTRACT §1 puts every signature through python-jose, CONTRACT §4 logs every c
 makes each entry durable (one hash-chained SQLite transaction per flush) before the call
 or response that depends on it.
 The bound does only that, back to back, for the same request: python-jose's key calls for
-the same verifications, ``jws.sign`` for the same signatures, the same ledger transactions
+the same verifications and signatures (``Key.verify``, ``Key.sign``: what its ``jws``
+functions end in), the same ledger transactions
 (observed on a real request) with the request's own tokens, and the checkpoint's log line
 through the same logging path (``ect_middleware.logs``, configured as the scenario's
 application configures it). No claim checks, no DAG, no replay cache, no context, no
@@ -21,15 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from jose import jws
-
 from ect_middleware.ledger.base import NewEntry
 from ect_middleware.ledger.sqlite import SQLiteLedger
 from ect_middleware.ledger.writer import LedgerWriter
 from ect_middleware.logs import log as _log  # the middleware's own path for the line
 from ect_middleware.runtime import INBOUND_POLICY
 from ect_middleware.tokens.encoding import b64url_decode
-from ect_middleware.tokens.jws import ECT
 
 from .apps import Headers
 from .floor import OpCount
@@ -66,7 +64,7 @@ def count_transactions(ids: Identities, call: Callable[[Headers], int]) -> tuple
 @dataclass(frozen=True)
 class _Prepared:
     checks: list[tuple[bytes, bytes]]  # (signing input, raw signature) per verification
-    payload: bytes  # what each signature signs: the request's ECT payload, as bytes
+    signing_input: bytes  # what each signature signs: the request's ECT, without signature
     transactions: list[list[NewEntry]]
     checkpoint: dict[str, object]  # the fields of the inbound decision's log line
 
@@ -79,8 +77,7 @@ class ContractBound:
         self, ids: Identities, ops: OpCount, transactions: tuple[int, ...], ledger: SQLiteLedger
     ) -> None:
         self._verify = ids.caller_key.public.jose_key.verify
-        self._key = ids.service_key
-        self._headers = {"typ": ECT.typ, "kid": ids.service_key.kid}
+        self._sign = ids.service_key.jose_key.sign
         self._wit = ids.caller_wit
         self._ledger = ledger
         self.ops = ops
@@ -92,7 +89,7 @@ class ContractBound:
         ect = dict(headers)["execution-context"]
         return _Prepared(
             checks=[pairs[i % len(pairs)] for i in range(self.ops.verify)],
-            payload=b64url_decode(ect.split(".")[1]),
+            signing_input=ect.rpartition(".")[0].encode("ascii"),
             transactions=[[self._entry(ect) for _ in range(n)] for n in self.transactions],
             checkpoint={
                 "workflow_id": str(uuid.uuid4()),
@@ -107,14 +104,14 @@ class ContractBound:
 
     def run(self, prepared: list[_Prepared]) -> None:
         """The bound's work for ``len(prepared)`` requests."""
-        verify, key, headers, log = self._verify, self._key, self._headers, _log
+        verify, sign, log = self._verify, self._sign, _log
         append, append_nowait = self._ledger.append, self._ledger.append_nowait
         for request in prepared:
             for message, signature in request.checks:
                 if not verify(message, signature):
                     raise RuntimeError("the bound's verification failed")
             for _ in range(self.ops.sign):
-                jws.sign(request.payload, key.jose_key, headers=headers, algorithm=key.alg)
+                sign(request.signing_input)
             for entries in request.transactions:
                 if append_nowait(entries) is None:
                     append(entries)

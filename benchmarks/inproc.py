@@ -13,10 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ect_middleware.errors import ConfigurationError
+from ect_middleware.runtime import Runtime
+
 from .apps import Headers, call_asgi, call_wsgi
 from .common import Result, median, timed_both
 from .floor import OpCount
-from .identities import SERVICE_URL
+from .identities import SERVICE_URL, Identities
 
 HOST = SERVICE_URL.split("://", 1)[1]
 
@@ -71,8 +74,12 @@ def interleave(
     rounds: int,
     per_round: int,
     warmup: int = 20,
+    settle: Mapping[str, Callable[[], object]] | None = None,
 ) -> Timings:
-    """Time ``variants`` round after round; ``make_request`` is shared or one per variant."""
+    """Time ``variants`` round after round; ``make_request`` is shared or one per variant.
+    ``settle``: per variant, what to run (untimed) after each of its batches, so that work
+    it left behind (queued ledger writes) is not timed as part of the next variant."""
+    settle = settle or {}
     names = list(variants)
     makers = (
         {name: make_request[name] for name in names}
@@ -89,6 +96,8 @@ def interleave(
             wall, cpu = timed_both(run)
             timings.per_request[name].append(wall / per_round)
             timings.cpu_per_request[name].append(cpu / per_round)
+            if name in settle:
+                settle[name]()
     return timings
 
 
@@ -163,3 +172,64 @@ def report_overhead(
         "µs/req",
         note="the JOSE, ledger, logging, context and hook work",
     )
+
+
+#: The ledger modes compared, by variant name: (label, settings, the target ratio of the
+#: overhead to the crypto floor). ``ect`` is the default (durable writes, SQLite).
+MODES = {
+    "ect": ("durable writes (default)", {}, 3.0),
+    "ect-background": ("background writes", {"ledger_write": "background"}, 2.0),
+    "ect-none": ("no ledger (ECT_LEDGER=none)", {"ledger": "none"}, 1.5),
+}
+
+
+@dataclass
+class Mode:
+    """One ledger mode's runtime, or why the measured source cannot run it."""
+
+    name: str
+    runtime: Runtime | None
+    unavailable: str = ""
+
+    def settle(self) -> None:
+        """Wait for the ledger writes the last batch queued (background writes)."""
+        writer = getattr(self.runtime, "_writer", None)
+        drain = getattr(writer, "drain", None)
+        if drain is not None:
+            drain()
+
+
+def ledger_modes(ids: Identities, ledger_url: Callable[[str], str]) -> list[Mode]:
+    """The runtimes of the modes besides the default, each with a ledger of its own
+    (``ledger_url(name)``); a mode the measured source refuses is reported, not run."""
+    modes = []
+    for name, (_, overrides, _) in MODES.items():
+        if name == "ect":
+            continue
+        values = {"ledger": ledger_url(name), **overrides}
+        try:
+            modes.append(Mode(name, Runtime(ids.settings(**values))))
+        except (ConfigurationError, TypeError) as exc:  # TypeError: an unknown setting
+            modes.append(Mode(name, None, f"not run: {str(exc).splitlines()[0][:120]}"))
+    return modes
+
+
+def report_modes(result: Result, timings: Timings, modes: Sequence[Mode]) -> None:
+    """Per ledger mode: with the middleware, and its overhead over the crypto floor."""
+    bare, floor = timings.median("bare"), timings.median("floor")
+    unavailable = {m.name: m.unavailable for m in modes if m.runtime is None}
+    for name, (label, _, target) in MODES.items():
+        if name in unavailable:
+            result.add(f"{label}: overhead / crypto floor", 0.0, "x", note=unavailable[name])
+            continue
+        overhead = timings.median(name) - bare
+        cpu = timings.cpu_median(name) - timings.cpu_median("bare")
+        result.add(
+            f"{label}: overhead / crypto floor",
+            ratio(overhead, floor),
+            "x",
+            target=f"<= {target:.2f}",
+            met=overhead <= target * floor,
+            note=f"overhead {us(overhead):.0f} µs; in CPU time: "
+            f"{ratio(cpu, timings.cpu_median('floor')):.2f}x",
+        )

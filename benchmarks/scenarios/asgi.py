@@ -2,8 +2,9 @@
 
 Variants, interleaved: the bare Starlette app; the same app with ``ECTMiddleware``
 (verifying the cached WIT, the WPT and one ECT, minting one outbound ECT + WPT through the
-httpx transport, recording in a SQLite ledger, minting the completion ECT); the same app
-with OpenTelemetry's ASGI middleware; and the crypto floor.
+httpx transport, recording in a SQLite ledger, minting the completion ECT), in each ledger
+mode (durable writes, the default; background writes; no ledger); the same app with
+OpenTelemetry's ASGI middleware; and the crypto floor.
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from .. import apps, identities, otel
 from ..bound import ContractBound, count_transactions
 from ..common import Result, scenario_main, scratch
 from ..floor import CryptoFloor, count_ops, in_request_signature_time
-from ..inproc import HOST, asgi_variant, interleave, ratio, report_overhead, us
+from ..inproc import (
+    HOST,
+    asgi_variant,
+    interleave,
+    ledger_modes,
+    ratio,
+    report_modes,
+    report_overhead,
+    us,
+)
 
 
 def run(quick: bool) -> Result:
@@ -38,23 +48,35 @@ def run(quick: bool) -> Result:
         transactions = count_transactions(ids, call)
         floor = CryptoFloor(ids.caller_key.private.public_key(), ids.service_key.private, ops)
         bound = ContractBound(ids, ops, transactions, SQLiteLedger(folder / "bound.db"))
+        modes = ledger_modes(ids, lambda name: f"sqlite:///{folder / name}.db")
+        variants = {
+            "bare": asgi_variant(bare, loop),
+            "ect": asgi_variant(with_ect, loop),
+            "otel": asgi_variant(with_otel, loop),
+            "floor": lambda batch: lambda: floor.run([floor.prepare(h) for h in batch]),
+            "bound": lambda batch: lambda: bound.run([bound.prepare(h) for h in batch]),
+        }
+        for mode in modes:
+            if mode.runtime is not None:
+                app = apps.starlette_app(with_ect_transport=True)
+                app.add_middleware(ECTMiddleware, runtime=mode.runtime)
+                variants[mode.name] = asgi_variant(app, loop)
         timings = interleave(
-            {
-                "bare": asgi_variant(bare, loop),
-                "ect": asgi_variant(with_ect, loop),
-                "otel": asgi_variant(with_otel, loop),
-                "floor": lambda batch: lambda: floor.run([floor.prepare(h) for h in batch]),
-                "bound": lambda batch: lambda: bound.run([bound.prepare(h) for h in batch]),
-            },
+            variants,
             ids.request_headers,
             rounds=5 if quick else 15,
             per_round=60 if quick else 300,
+            settle={m.name: m.settle for m in modes if m.runtime is not None},
         )
         in_request = in_request_signature_time(
             ids, lambda batch: asgi_variant(with_ect, loop)(batch)()
         )
         loop.close()
+        for mode in modes:
+            if mode.runtime is not None:
+                mode.runtime.close()
     report_overhead(result, timings, ops, "Starlette", in_request, transactions)
+    report_modes(result, timings, modes)
     otel_overhead = timings.median("otel") - timings.median("bare")
     ours = timings.median("ect") - timings.median("bare") - timings.median("floor")
     result.add("with OpenTelemetry ASGI (SDK)", us(timings.median("otel")), "µs/req")

@@ -1,5 +1,6 @@
 """Inbound + one outbound hop through ``ECTWSGIMiddleware``, in-process: a bare WSGI
-callable (no framework) against the same callable wrapped, and the crypto floor."""
+callable (no framework) against the same callable wrapped, in each ledger mode, and the
+crypto floor."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from .. import apps, identities
 from ..bound import ContractBound, count_transactions
 from ..common import Result, scenario_main, scratch
 from ..floor import CryptoFloor, count_ops, in_request_signature_time
-from ..inproc import HOST, interleave, report_overhead, wsgi_variant
+from ..inproc import HOST, interleave, ledger_modes, report_modes, report_overhead, wsgi_variant
 
 
 def run(quick: bool) -> Result:
@@ -24,19 +25,30 @@ def run(quick: bool) -> Result:
         transactions = count_transactions(ids, lambda h: apps.call_wsgi(with_ect, h, HOST))
         floor = CryptoFloor(ids.caller_key.private.public_key(), ids.service_key.private, ops)
         bound = ContractBound(ids, ops, transactions, SQLiteLedger(folder / "bound.db"))
+        modes = ledger_modes(ids, lambda name: f"sqlite:///{folder / name}.db")
+        variants = {
+            "bare": wsgi_variant(bare),
+            "ect": wsgi_variant(with_ect),
+            "floor": lambda batch: lambda: floor.run([floor.prepare(h) for h in batch]),
+            "bound": lambda batch: lambda: bound.run([bound.prepare(h) for h in batch]),
+        }
+        for mode in modes:
+            if mode.runtime is not None:
+                app = apps.wsgi_app(with_ect_transport=True)
+                variants[mode.name] = wsgi_variant(ECTWSGIMiddleware(app, runtime=mode.runtime))
         timings = interleave(
-            {
-                "bare": wsgi_variant(bare),
-                "ect": wsgi_variant(with_ect),
-                "floor": lambda batch: lambda: floor.run([floor.prepare(h) for h in batch]),
-                "bound": lambda batch: lambda: bound.run([bound.prepare(h) for h in batch]),
-            },
+            variants,
             ids.request_headers,
             rounds=5 if quick else 15,
             per_round=60 if quick else 300,
+            settle={m.name: m.settle for m in modes if m.runtime is not None},
         )
         in_request = in_request_signature_time(ids, lambda batch: wsgi_variant(with_ect)(batch)())
+        for mode in modes:
+            if mode.runtime is not None:
+                mode.runtime.close()
     report_overhead(result, timings, ops, "WSGI", in_request, transactions)
+    report_modes(result, timings, modes)
     return result
 
 

@@ -20,6 +20,8 @@ from .verification.dag import DagMode
 
 Mode = Literal["enforce", "observe", "off"]
 Draft = Literal["00", "01"]
+#: when a request's ledger entries are written: before what depends on them, or behind it
+LedgerWrite = Literal["durable", "background"]
 DEFAULT_LEDGER = "sqlite:///ect-ledger.db"
 _PEER_KEYS = frozenset({"workload", "ect_draft", "bind_ect"})
 
@@ -71,6 +73,9 @@ class Settings:
     #: read into a ``Peer`` when the settings are built
     peers: Mapping[str, Peer] = field(default_factory=dict)
     ledger: str = DEFAULT_LEDGER
+    #: ``durable``: entries are committed before the call or response that depends on
+    #: them; ``background``: the writer's thread commits them behind it (docs/PROFILE.md)
+    ledger_write: LedgerWrite = "durable"
     mode: Mode = "enforce"
     dag_mode: DagMode = "partial"
     entry_paths: tuple[str, ...] = ()
@@ -109,6 +114,13 @@ class Settings:
                 raise ConfigurationError(f"{setting_name} must be a URL string")
         if self.workload_id is not None and not is_workload_id(self.workload_id):
             raise ConfigurationError("ECT_WORKLOAD_ID is not a workload identifier")
+        if self.ledger_write not in ("durable", "background"):
+            raise ConfigurationError("ECT_LEDGER_WRITE must be durable or background")
+        if self.ledger_write == "background" and self.dag_mode == "strict":
+            # strict rejects a parent not in the ledger, and a parent still queued is not
+            raise ConfigurationError(
+                "ECT_LEDGER_WRITE=background cannot be combined with ECT_DAG_MODE=strict"
+            )
         if self.mode not in ("enforce", "observe", "off"):
             raise ConfigurationError("ECT_MODE must be enforce, observe or off")
         if self.dag_mode not in ("partial", "strict"):
@@ -153,6 +165,7 @@ class Settings:
             "audience": _csv(get("ECT_AUDIENCE")),
             "peers": _peers(get("ECT_PEERS")),
             "ledger": get("ECT_LEDGER") or DEFAULT_LEDGER,
+            "ledger_write": get("ECT_LEDGER_WRITE") or "durable",
             "mode": get("ECT_MODE") or "enforce",
             "dag_mode": get("ECT_DAG_MODE") or "partial",
             "entry_paths": _csv(get("ECT_ENTRY_PATHS")),

@@ -67,7 +67,9 @@ class Runtime:
         self.wits = WITVerifier(trust, self.limits, self.clock, audiences=frozenset(wit_audiences))
         with setting("ECT_LEDGER"):
             self.ledger = ledger or open_ledger(settings.ledger, clock=self.clock)
-        self.writer = LedgerWriter(self.ledger)
+        self.writer = LedgerWriter(
+            self.ledger, background=self.settings.ledger_write == "background"
+        )
         with setting("ECT_REPLAY"):
             self.replay = (
                 replay

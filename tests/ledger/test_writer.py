@@ -4,6 +4,8 @@ order; failures and close."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -141,3 +143,99 @@ def test_close_writes_what_is_queued_then_refuses_more(ledger: GatedLedger) -> N
     assert len(list(ledger.entries())) == 5
     with pytest.raises(LedgerError, match="closed"):
         writer.submit(workflow(1, seed=9))
+
+
+def test_in_background_mode_submit_returns_at_once_and_the_thread_writes_behind(
+    ledger: GatedLedger,
+) -> None:
+    writer = LedgerWriter(ledger, background=True)
+    ledger.gate.clear()  # the thread may not write yet
+    batches = [workflow(2, seed=s) for s in (1, 2, 3)]
+    futures = [writer.submit(b) for b in batches]
+
+    assert all(f.done() and f.exception() is None for f in futures)  # nobody waits
+    assert ledger.entered.wait(10)  # the thread holds the first batch at the door
+    assert list(ledger.entries()) == []  # written behind the callers, not yet
+    ledger.gate.set()
+    writer.close()  # drains the queue
+
+    # what was queued while the thread held its first transaction: one more transaction
+    assert sum(ledger.calls) == 6
+    assert len(ledger.calls) <= 2
+    expected = [e.jti for b in batches for e in b]
+    assert [e.jti for e in ledger.entries()] == expected  # in submission order
+    assert verify_chain(ledger.entries(), ledger.head()).ok
+
+
+def test_in_background_mode_nothing_is_written_in_the_callers_thread(
+    ledger: GatedLedger,
+) -> None:
+    writer = LedgerWriter(ledger, background=True)
+    writer.submit(workflow(1, seed=1))
+    writer.close()
+
+    assert ledger.calls == [1]  # the thread's append, even with the write lock free
+    assert len(list(ledger.entries())) == 1
+
+
+def test_in_background_mode_a_failed_write_is_logged_and_later_batches_go_on(
+    ledger: GatedLedger, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = LedgerWriter(ledger, background=True)
+    ledger.fail_size = 3
+    ledger.gate.clear()
+    first = workflow(1, seed=1)
+    writer.submit(first)
+    assert ledger.entered.wait(10)  # the thread holds this batch: the next two wait
+    with caplog.at_level("ERROR", logger="ect_middleware"):
+        writer.submit(workflow(2, seed=2))
+        writer.submit(workflow(1, seed=3))  # with the one above: a transaction of 3
+        ledger.gate.set()
+        writer.close()
+        after_close = [r for r in caplog.records if r.getMessage().startswith("ect.")]
+
+    assert ledger.calls == [1, 3]
+    failures = [r.ect for r in after_close if r.ect["event"] == "ect.ledger_failed"]  # type: ignore[attr-defined]
+    assert failures == [{"event": "ect.ledger_failed", "reason": "disk full", "lost_entries": 3}]
+    assert [e.jti for e in ledger.entries()] == [e.jti for e in first]
+    with pytest.raises(LedgerError, match="closed"):
+        writer.submit(workflow(1, seed=9))
+
+
+_EXIT_WITHOUT_CLOSE = """
+import sys
+from ect_middleware.ledger.sqlite import SQLiteLedger
+from ect_middleware.ledger.writer import LedgerWriter
+from tests.ledger._support import workflow
+
+writer = LedgerWriter(SQLiteLedger(sys.argv[1]), background=True)
+for seed in range(20):
+    writer.submit(workflow(2, seed=seed))
+"""
+
+
+def test_in_background_mode_the_interpreters_exit_writes_what_is_queued(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [sys.executable, "-c", _EXIT_WITHOUT_CLOSE, str(path)], cwd=root, check=True, timeout=30
+    )
+
+    ledger = SQLiteLedger(path, create=False)
+    assert len(list(ledger.entries())) == 40  # the process ended without close()
+    assert verify_chain(ledger.entries(), ledger.head()).ok
+    ledger.close()
+
+
+def test_in_background_mode_drain_returns_once_everything_submitted_is_written(
+    ledger: GatedLedger,
+) -> None:
+    writer = LedgerWriter(ledger, background=True)
+    for seed in range(4):
+        writer.submit(workflow(1, seed=seed))
+    writer.drain()
+
+    assert len(list(ledger.entries())) == 4  # written, and the writer still open
+    writer.submit(workflow(1, seed=9))
+    writer.close()
+    assert len(list(ledger.entries())) == 5

@@ -58,6 +58,11 @@ def runtime(mesh: Mesh) -> Iterator[Runtime]:
     [
         ({"mode": "bogus"}, "ECT_MODE must be enforce, observe or off"),
         ({"dag_mode": "full"}, "ECT_DAG_MODE must be partial or strict"),
+        ({"ledger_write": "async"}, "ECT_LEDGER_WRITE must be durable or background"),
+        (
+            {"ledger_write": "background", "dag_mode": "strict"},
+            "ECT_LEDGER_WRITE=background cannot be combined with ECT_DAG_MODE=strict",
+        ),
         ({"ect_draft": "02"}, 'ECT_DRAFT must be "00" or "01"'),
         ({"require_ect_binding": "yes"}, "ECT_REQUIRE_ECT_BINDING must be true or false"),
         ({"wit_expiry_warning": "300"}, "ECT_WIT_EXPIRY_WARNING must be a number of seconds"),

@@ -7,24 +7,25 @@ not parsed again); ``typ``, the algorithm allow-list and forbidden headers are e
 only then does python-jose check the signature, with exactly one key, bound to exactly one
 algorithm.
 
-Verification hands python-jose the parts this module has already split and decoded (the
-signing input and the signature) through its public key interface, ``Key.verify``, instead
-of the whole token through ``jws.verify``, which would split, decode and parse the header
-a second time, a noticeable share of a verification (python-jose's own ``jws.verify``
-ends in the same ``Key.verify`` call). Signing goes through
-``jws.sign``, with the payload serialized here (see ``sign``).
+Both directions go through python-jose's public key interface, the calls its own
+``jws.verify`` and ``jws.sign`` end in. Verification hands ``Key.verify`` the parts this
+module has already split and decoded (the signing input and the signature) instead of the
+whole token to ``jws.verify``, which would split, decode and parse the header a second
+time. Signing hands ``Key.sign`` the signing input written here: the header segment, the
+same for every token of one key and kind, is serialized once and kept (as ``jws.sign``
+writes it: compact, sorted members), the payload per token (see ``sign``).
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
-
-from jose import jws
 
 from ..errors import ECTError
 from .algorithms import ALLOWED
@@ -264,15 +265,22 @@ def sign(
     """Compact JWS of ``claims`` signed by ``key`` with its own algorithm, by python-jose.
 
     The payload is serialized here, as compact UTF-8 I-JSON (a NaN, an infinity or a lone
-    surrogate raises instead of being signed), and handed to ``jws.sign`` as bytes, which
-    python-jose signs as they are: it writes the header and signs with the key object
-    built for the key's one algorithm. ``typ`` is the kind's own unless one of the kind's
-    accepted values is given (an ECT minted in the -01 form).
+    surrogate raises instead of being signed); python-jose's key object, built for the
+    key's one algorithm, signs the signing input. ``typ`` is the kind's own unless one of
+    the kind's accepted values is given (an ECT minted in the -01 form).
     """
     if typ is not None and typ not in kind.accepted_typ:
         raise ValueError(f"{typ!r} is not a typ of {kind.name}")
-    headers = {"typ": typ or kind.typ}
-    if with_kid:
-        headers["kid"] = key.kid
-    token: str = jws.sign(compact_json(claims), key.jose_key, headers=headers, algorithm=key.alg)
-    return token
+    header = _header_segment(key.alg, typ or kind.typ, key.kid if with_kid else None)
+    signing_input = header + base64.urlsafe_b64encode(compact_json(claims)).rstrip(b"=")
+    signature = base64.urlsafe_b64encode(key.jose_key.sign(signing_input)).rstrip(b"=")
+    return (signing_input + b"." + signature).decode("ascii")
+
+
+@functools.lru_cache(maxsize=256)
+def _header_segment(alg: str, typ: str, kid: str | None) -> bytes:
+    """The encoded JOSE header of the tokens one key signs for one kind, with the dot that
+    follows it; written as python-jose's ``jws.sign`` writes it (compact, sorted)."""
+    header = {"alg": alg, "typ": typ} if kid is None else {"alg": alg, "kid": kid, "typ": typ}
+    text = json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return base64.urlsafe_b64encode(text).rstrip(b"=") + b"."

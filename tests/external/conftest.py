@@ -1,4 +1,5 @@
-"""Fixtures for shared deployments: a PostgreSQL schema and a Redis key prefix per test.
+"""Fixtures for the tests that need external services (PostgreSQL, Redis): a PostgreSQL
+schema and a Redis key prefix per test.
 
 If a service is not reachable the tests fail (they never skip): CI starts both
 (``.ci/services``), and a developer machine of this project's kind has them running.

@@ -14,7 +14,7 @@ from ect_middleware.errors import ECTError
 from ect_middleware.verification.replay_open import open_replay_cache
 from ect_middleware.verification.replay_sqlite import SQLiteReplayCache
 
-from ..shared.test_replicas import PUBLIC, code, get, replicas
+from ..external.test_replicas import PUBLIC, code, get, replicas
 from ..support.mesh import Mesh
 
 SRC = Path(__file__).resolve().parents[2] / "src"

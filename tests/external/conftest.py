@@ -14,8 +14,8 @@ import pytest
 
 from ect_middleware.ledger.postgres import PostgresLedger
 
-from ..ledger._support import fixed_clock
-from ._services import (
+from ..support.ledger import fixed_clock
+from ..support.services import (
     POSTGRES,
     REDIS,
     admin,

@@ -17,7 +17,7 @@ from ect_middleware.ledger.memory import MemoryLedger
 from ect_middleware.ledger.postgres import PostgresLedger
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ..ledger._support import chain, ect_cli, fixed_clock, workflow
+from ..support.ledger import chain, ect_cli, fixed_clock, workflow
 
 
 def entries_of(url: str) -> list[LedgerEntry]:

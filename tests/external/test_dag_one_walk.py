@@ -21,8 +21,8 @@ from ect_middleware.tokens.ect import ECTClaims
 from ect_middleware.verification.dag import check_dag
 from ect_middleware.verification.store import LedgerTaskStore
 
-from ..ledger._support import fixed_clock
-from ._services import POSTGRES
+from ..support.ledger import fixed_clock
+from ..support.services import POSTGRES
 
 ME = "spiffe://org-b.example/agent/me"
 CALLER = "spiffe://org-a.example/agent/caller"

@@ -16,7 +16,7 @@ from ect_middleware.verification.replay_open import open_replay_cache
 from ect_middleware.verification.replay_redis import RedisReplayCache
 
 from ..support.mesh import Mesh
-from ._services import NOWHERE_PORT, REDIS, redis_client, with_options
+from ..support.services import NOWHERE_PORT, REDIS, redis_client, with_options
 
 NOW = 1_800_000_000.0
 

@@ -24,7 +24,7 @@ from ect_middleware.tokens.encoding import b64url_decode, b64url_encode, sha256_
 from ect_middleware.tokens.keys import SigningKey, generate_signing_key, load_signing_key
 
 from ..support.mesh import Mesh
-from ..tokens._support import DROP, edit, forge, segment
+from ..support.tokens import DROP, edit, forge, segment
 
 #: The instant every hostile test runs at (2027-01-15).
 NOW = 1_800_000_000

@@ -18,7 +18,7 @@ from ect_middleware.ledger import LedgerEntry
 from ect_middleware.ledger.base import seal
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ._support import PLANNER, WORKER, chain, ect_cli, entry, fixed_clock
+from ..support.ledger import PLANNER, WORKER, chain, ect_cli, entry, fixed_clock
 
 EXTERNAL = "6f1f6c1e-0000-4000-8000-000000000001"  # a parent recorded elsewhere
 INSERT = (

@@ -16,7 +16,7 @@ from ect_middleware.ledger.base import GENESIS_HASH
 from ect_middleware.ledger.memory import MemoryLedger
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ._support import fixed_clock, workflow
+from ..support.ledger import fixed_clock, workflow
 
 POOL_SIZE = 40
 

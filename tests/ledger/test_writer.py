@@ -16,7 +16,7 @@ from ect_middleware.ledger import LedgerEntry, NewEntry, verify_chain
 from ect_middleware.ledger.sqlite import SQLiteLedger
 from ect_middleware.ledger.writer import LedgerWriter
 
-from ._support import fixed_clock, workflow
+from ..support.ledger import fixed_clock, workflow
 
 
 class GatedLedger(SQLiteLedger):

@@ -18,7 +18,7 @@ import ect_middleware
 from ect_middleware.tokens.encoding import sha256_b64url
 from ect_middleware.tokens.wpt import Bindings, mint_wpt
 
-from ._support import (
+from ..support.tokens import (
     A_ID,
     B_AUD,
     DROP,

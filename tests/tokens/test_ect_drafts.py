@@ -13,7 +13,7 @@ from ect_middleware.tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from ect_middleware.tokens.encoding import b64url_encode
 from ect_middleware.tokens.jws import read_header
 
-from ._support import (
+from ..support.tokens import (
     A_ID,
     B_ID,
     DROP,

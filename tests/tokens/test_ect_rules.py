@@ -13,7 +13,7 @@ from ect_middleware.tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from ect_middleware.tokens.encoding import sha256_b64url
 from ect_middleware.tokens.keys import generate_signing_key
 
-from ._support import (
+from ..support.tokens import (
     A2_ID,
     A_ID,
     B_ID,

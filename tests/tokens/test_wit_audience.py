@@ -8,7 +8,7 @@ import pytest
 
 from ect_middleware.tokens.wit import WITVerifier
 
-from ._support import (
+from ..support.tokens import (
     B_ID,
     B_URL,
     LIMITS,

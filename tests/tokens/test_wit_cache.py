@@ -10,7 +10,7 @@ from ect_middleware.tokens.keys import VerificationKey, generate_signing_key
 from ect_middleware.tokens.trust import TrustBundle
 from ect_middleware.tokens.wit import WITVerifier
 
-from ._support import A_DOMAIN, LIMITS, NOW, rejected, world
+from ..support.tokens import A_DOMAIN, LIMITS, NOW, rejected, world
 
 W = world("ES256")
 

@@ -13,7 +13,7 @@ from ect_middleware.tokens.keys import generate_signing_key
 from ect_middleware.tokens.trust import TrustBundle
 from ect_middleware.tokens.wit import WITVerifier
 
-from ._support import (
+from ..support.tokens import (
     A_DOMAIN,
     A_ID,
     DROP,

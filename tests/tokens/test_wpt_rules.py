@@ -10,7 +10,7 @@ from ect_middleware.tokens.encoding import sha256_b64url
 from ect_middleware.tokens.keys import generate_signing_key
 from ect_middleware.tokens.wpt import Bindings, VerifiedWPT, mint_wpt, verify_wpt
 
-from ._support import (
+from ..support.tokens import (
     B_AUD,
     B_URL,
     DROP,

@@ -14,7 +14,7 @@ import pytest
 
 from ect_middleware.ledger.postgres import PostgresLedger
 
-from ..support.ledger import fixed_clock
+from ..support.clock import fixed_clock
 from ..support.services import (
     POSTGRES,
     REDIS,

@@ -21,7 +21,8 @@ from ect_middleware.ledger.base import seal
 from ect_middleware.ledger.postgres import PostgresLedger, _row
 
 from ..ledger.test_cli import EXTERNAL
-from ..support.ledger import WORKER, chain, ect_cli, entry
+from ..support.cli import ect_cli
+from ..support.ledger import WORKER, chain, entry
 from ..support.services import admin
 
 Db = psycopg.Connection[tuple[object, ...]]

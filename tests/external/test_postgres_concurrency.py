@@ -15,7 +15,8 @@ from collections import Counter
 from ect_middleware.ledger import ChainReport, verify_chain
 from ect_middleware.ledger.postgres import PostgresLedger
 
-from ..support.ledger import PLANNER, WORKER, ect_cli
+from ..support.cli import ect_cli
+from ..support.ledger import PLANNER, WORKER
 from ..support.services import POSTGRES
 from ..support.workers import ROUNDS, append_to_postgres_from_threads
 

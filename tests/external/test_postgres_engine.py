@@ -20,7 +20,9 @@ from ect_middleware.ledger.base import GENESIS_HASH, seal
 from ect_middleware.ledger.postgres import PostgresLedger
 from ect_middleware.ledger.postgres_schema import GRANTS
 
-from ..support.ledger import PLANNER, WORKER, chain, ect_cli, entry, fixed_clock, workflow
+from ..support.cli import ect_cli
+from ..support.clock import fixed_clock
+from ..support.ledger import PLANNER, WORKER, chain, entry, workflow
 from ..support.services import NOWHERE_PORT, POSTGRES, admin, with_options
 from ..support.workers import append_in_child, open_postgres_and_append
 

@@ -13,7 +13,7 @@ from ect_middleware.ledger.postgres import PostgresLedger
 
 from ..ledger import test_engines
 from ..ledger.test_properties import pool
-from ..support.ledger import fixed_clock
+from ..support.clock import fixed_clock
 from ..support.services import POSTGRES, drop_schema, new_schema_name
 
 # Collect the shared protocol tests in this module too, where `ledger` is PostgreSQL.

@@ -10,7 +10,8 @@ from psycopg import sql
 from ect_middleware.ledger import verify_chain
 from ect_middleware.ledger.postgres import PostgresLedger
 
-from ..support.ledger import chain, fixed_clock
+from ..support.clock import fixed_clock
+from ..support.ledger import chain
 from ..support.services import POSTGRES, admin
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"

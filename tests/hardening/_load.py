@@ -24,10 +24,10 @@ import httpx
 from ect_middleware.devkit import DevIdentities
 from ect_middleware.ledger import LedgerEntry, open_ledger, verify_chain
 
+from ..support.paths import ROOT
 from ..support.servers import free_port, uvicorn_server
 from .loadapp import sink_app
 
-ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 A = "spiffe://org-a.example/agent/a"
 B = "spiffe://org-b.example/agent/b"

@@ -14,9 +14,10 @@ from ect_middleware import Settings
 from ect_middleware.limits import Clock
 
 from ..support.apps import flask_app
+from ..support.clock import NOW, MovableClock
 from ..support.mesh import Mesh
 from ..support.stacks import Stack, open_stack
-from ._hostile import NOW, Forger, MovableClock
+from ._hostile import Forger
 from ._inprocess import Pep3333Transport
 
 STACKS = ("asgi", "wsgi", "waitress")

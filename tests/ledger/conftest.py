@@ -9,7 +9,7 @@ from ect_middleware.ledger import Ledger
 from ect_middleware.ledger.memory import MemoryLedger
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ..support.ledger import fixed_clock
+from ..support.clock import fixed_clock
 
 
 @pytest.fixture(params=["memory", "sqlite"])

@@ -16,7 +16,8 @@ from ect_middleware.ledger.base import GENESIS_HASH
 from ect_middleware.ledger.memory import MemoryLedger
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ..support.ledger import fixed_clock, workflow
+from ..support.clock import fixed_clock
+from ..support.ledger import workflow
 
 POOL_SIZE = 40
 

@@ -16,7 +16,8 @@ from ect_middleware.ledger import LedgerEntry, NewEntry, verify_chain
 from ect_middleware.ledger.sqlite import SQLiteLedger
 from ect_middleware.ledger.writer import LedgerWriter
 
-from ..support.ledger import fixed_clock, workflow
+from ..support.clock import fixed_clock
+from ..support.ledger import workflow
 
 
 class GatedLedger(SQLiteLedger):

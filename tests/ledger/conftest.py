@@ -14,7 +14,7 @@ from ..support.clock import fixed_clock
 
 @pytest.fixture(params=["memory", "sqlite"])
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    """Each engine in turn, with the fixed clock of ``tests.support.ledger``."""
+    """Each engine in turn, standing at ``tests.support.clock.fixed_clock``."""
     made: Ledger
     if request.param == "memory":
         made = MemoryLedger(clock=fixed_clock)

@@ -23,11 +23,6 @@ from ..support.servers import free_port, uvicorn_server, waitress_server
 from ..support.stacks import open_stack
 
 
-@pytest.fixture(params=["asgi", "wsgi"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def _settings(mesh: Mesh, tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
     ledger = f"sqlite:///{tmp_path / 'b.db'}"
     return lambda base: mesh.settings("b", base, ledger=ledger, **overrides)

@@ -20,9 +20,8 @@ from ect_middleware.ledger import LedgerEntry
 from ect_middleware.ledger.base import seal
 from ect_middleware.ledger.postgres import PostgresLedger, _row
 
-from ..ledger.test_cli import EXTERNAL
 from ..support.cli import ect_cli
-from ..support.ledger import WORKER, chain, entry
+from ..support.ledger import EXTERNAL, WORKER, chain, entry
 from ..support.services import admin
 
 Db = psycopg.Connection[tuple[object, ...]]

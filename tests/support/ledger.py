@@ -100,3 +100,15 @@ def workflow(count: int, *, seed: int, wid: str | None = None) -> list[NewEntry]
             )
         )
     return made
+
+
+#: A parent recorded elsewhere: a ledger that names it marks it unresolved.
+EXTERNAL = "6f1f6c1e-0000-4000-8000-000000000001"
+#: How many entries ``pool`` holds.
+POOL_SIZE = 40
+
+
+@functools.cache
+def pool() -> tuple[NewEntry, ...]:
+    """A DAG of tasks; appending it again and again keeps every parent recorded first."""
+    return tuple(workflow(POOL_SIZE, seed=11))

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import uvicorn
@@ -89,3 +90,36 @@ def waitress_server(app: Any, port: int) -> Iterator[str]:
         server.task_dispatcher.shutdown(timeout=10)
         assert not server.task_dispatcher.threads, "waitress workers did not stop"
         server.close()  # the listening socket and the trigger, which no worker can pull now
+
+
+#: Another host on loopback: not the services' own, so not a peer of theirs.
+STRANGER_HOST = "127.0.0.2"
+
+
+@contextmanager
+def stranger() -> Iterator[tuple[str, list[set[str]]]]:
+    """A plain HTTP server on another host; records the header names of every request."""
+    seen: list[set[str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append({name.lower() for name in self.headers})
+            body = b'{"stranger": true}'
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((STRANGER_HOST, 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{STRANGER_HOST}:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

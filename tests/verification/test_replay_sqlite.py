@@ -14,9 +14,9 @@ from ect_middleware.errors import ECTError
 from ect_middleware.verification.replay_open import open_replay_cache
 from ect_middleware.verification.replay_sqlite import SQLiteReplayCache
 
-from ..external.test_replicas import PUBLIC, code, get, replicas
 from ..support.mesh import Mesh
 from ..support.paths import ROOT, SRC
+from ..support.replicas import PUBLIC, code, get, replicas
 
 
 def test_each_key_is_won_by_exactly_one_process(tmp_path: Path) -> None:

@@ -20,10 +20,11 @@ from typing import Any
 
 import httpx
 
-from ect_middleware.ledger import LedgerEntry, NewEntry, open_ledger, verify_chain
+from ect_middleware.ledger import LedgerEntry, NewEntry
 from ect_middleware.ledger.memory import MemoryLedger
 
 from ..support.examples import example_env, load_example
+from ..support.ledger import recorded
 from ..support.mesh import Mesh
 from ..support.servers import free_port, uvicorn_server, waitress_server
 
@@ -39,13 +40,7 @@ class Agents:
     def entries(self, *names: str) -> list[LedgerEntry]:
         found: list[LedgerEntry] = []
         for name in names or tuple(self.ledgers):
-            ledger = open_ledger(self.ledgers[name], create=False)
-            try:
-                chain = list(ledger.entries())
-                assert verify_chain(chain, ledger.head()).ok
-            finally:
-                ledger.close()
-            found += [e for e in chain if e.wid == self.wid]
+            found += [e for e in recorded(self.ledgers[name]) if e.wid == self.wid]
         return found
 
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ect_middleware.ledger import Direction, NewEntry
+from ect_middleware.ledger import Direction, LedgerEntry, NewEntry, open_ledger, verify_chain
 from ect_middleware.limits import Limits
 from ect_middleware.tokens.ect import mint_ect
 from ect_middleware.tokens.keys import SigningKey, generate_signing_key
@@ -112,3 +112,15 @@ POOL_SIZE = 40
 def pool() -> tuple[NewEntry, ...]:
     """A DAG of tasks; appending it again and again keeps every parent recorded first."""
     return tuple(workflow(POOL_SIZE, seed=11))
+
+
+def recorded(url: str) -> list[LedgerEntry]:
+    """Every entry of the existing ledger at ``url``, after checking that its chain verifies."""
+    ledger = open_ledger(url, create=False)
+    try:
+        entries = list(ledger.entries())
+        report = verify_chain(entries, ledger.head())
+    finally:
+        ledger.close()
+    assert report.ok, report
+    return entries

@@ -49,7 +49,7 @@ def send(stack: Stack, headers: Sequence[Header], path: str = PATH) -> httpx.Res
 
 def ledger_now(stack: Stack) -> list[LedgerEntry]:
     """The stack's ledger entries, after checking that its chain verifies."""
-    return recorded(stack.settings.ledger)
+    return recorded(stack.settings.ledger, create=True)  # before the first request too
 
 
 def claims(entry: LedgerEntry) -> dict[str, object]:

@@ -114,9 +114,10 @@ def pool() -> tuple[NewEntry, ...]:
     return tuple(workflow(POOL_SIZE, seed=11))
 
 
-def recorded(url: str) -> list[LedgerEntry]:
-    """Every entry of the existing ledger at ``url``, after checking that its chain verifies."""
-    ledger = open_ledger(url, create=False)
+def recorded(url: str, *, create: bool = False) -> list[LedgerEntry]:
+    """Every entry of the ledger at ``url``, after checking that its chain verifies (a
+    missing ledger is an error, unless ``create``: then it is made, empty)."""
+    ledger = open_ledger(url, create=create)
     try:
         entries = list(ledger.entries())
         report = verify_chain(entries, ledger.head())

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from ect_middleware import uninstrument
 
@@ -20,6 +21,19 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Mesh:
 def _no_global_instrumentation() -> Iterator[None]:
     yield
     uninstrument()
+
+
+@pytest.fixture(autouse=True)
+def _structlog_as_found() -> Iterator[None]:
+    """structlog's configuration is process-wide, and ``capture_logs`` leaves structlog
+    marked configured, which routes the library's events away from ``caplog``: each test
+    gets structlog as the previous one found it, whatever the order."""
+    configured, previous = structlog.is_configured(), structlog.get_config()
+    yield
+    if configured:
+        structlog.configure(**previous)
+    else:
+        structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from .support.paths import ROOT
 
 
 def test_the_api_reference_builds_without_warnings(tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ import pytest
 from ect_middleware.tokens.jws import read_payload
 
 from .support.mesh import Mesh
+from .support.paths import ROOT
 from .support.stacks import open_stack
 
-ROOT = Path(__file__).resolve().parents[1]
 EXTRAS_MODULES = (
     "httpx", "httpcore", "requests", "flask", "werkzeug", "fastapi", "uvicorn", "waitress",
     "psycopg", "psycopg_pool", "redis", "opentelemetry", "hypercorn", "gunicorn",

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+from .support.paths import SRC
 
 
 def test_demo_runs_the_mission_and_leaves_nothing_running(tmp_path: Path) -> None:

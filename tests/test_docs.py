@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from .support.paths import ROOT
+
 DOCS = ROOT / "docs"
 
 # -- figures in comments ---------------------------------------------------------------------

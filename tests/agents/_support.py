@@ -10,7 +10,7 @@ from ect_middleware.audit import Workflow, build_workflows
 from ect_middleware.audit.workflow import Task
 from ect_middleware.ledger import LedgerEntry, open_ledger
 
-from ..ledger._support import ect_cli
+from ..support.cli import ect_cli
 from ..support.mesh import Mesh
 
 

@@ -22,10 +22,9 @@ from ect_middleware.tokens.jws import read_payload
 
 from ..support.examples import example_env, load_example
 from ..support.mesh import Mesh
+from ..support.paths import SRC
 from ..support.servers import free_port, uvicorn_server
 from ._support import client_settings, entries, sqlite_url, verify_with_cli, workflow
-
-SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @dataclass

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import random
-import subprocess
-import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,16 +20,13 @@ from typing import Any
 
 import httpx
 
-import ect_middleware
-from ect_middleware.ledger import LedgerEntry, NewEntry, open_ledger, verify_chain
+from ect_middleware.ledger import LedgerEntry, NewEntry
 from ect_middleware.ledger.memory import MemoryLedger
 
 from ..support.examples import example_env, load_example
+from ..support.ledger import recorded
 from ..support.mesh import Mesh
 from ..support.servers import free_port, uvicorn_server, waitress_server
-
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
 
 
 @dataclass(frozen=True)
@@ -46,13 +40,7 @@ class Agents:
     def entries(self, *names: str) -> list[LedgerEntry]:
         found: list[LedgerEntry] = []
         for name in names or tuple(self.ledgers):
-            ledger = open_ledger(self.ledgers[name], create=False)
-            try:
-                chain = list(ledger.entries())
-                assert verify_chain(chain, ledger.head()).ok
-            finally:
-                ledger.close()
-            found += [e for e in chain if e.wid == self.wid]
+            found += [e for e in recorded(self.ledgers[name]) if e.wid == self.wid]
         return found
 
 
@@ -145,22 +133,6 @@ def claims_of(token: str) -> dict[str, Any]:
         base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
     )
     return value
-
-
-def ect_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """The real ``ect`` entry point in a fresh interpreter, on this source tree."""
-    source = str(Path(ect_middleware.__file__).resolve().parents[1])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECT_")}
-    env["PYTHONPATH"] = source
-    return subprocess.run(
-        [sys.executable, "-m", "ect_middleware.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
 
 
 def write_lines(path: Path, lines: Sequence[str]) -> Path:

@@ -14,8 +14,9 @@ import pytest
 
 from ect_middleware.audit import build_workflows, summary, to_mermaid
 
+from ..support.cli import ect_cli
 from ..support.mesh import Mesh
-from ._support import Agents, claims_of, ect_cli, retoken, write_lines
+from ._support import Agents, claims_of, retoken, write_lines
 
 # pydot 4 calls pyparsing APIs that pyparsing 3.3 deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pydot")

@@ -18,7 +18,8 @@ from ect_middleware.ledger.base import NewEntry
 from ect_middleware.ledger.memory import MemoryLedger
 
 from ..support.mesh import Mesh
-from ._support import ARTIFACTS, Agents, synthetic
+from ..support.paths import ARTIFACTS
+from ._support import Agents, synthetic
 from .chromium import Chromium, chromium_or_skip
 
 

@@ -15,9 +15,10 @@ import httpx
 from structlog.testing import capture_logs
 
 from ect_middleware.errors import CODES
-from ect_middleware.ledger import LedgerEntry, open_ledger, verify_chain
+from ect_middleware.ledger import LedgerEntry
 from ect_middleware.tokens.encoding import b64url_decode
 
+from ..support.ledger import recorded
 from ..support.stacks import Stack
 from ._hostile import Attack, Build, Forger, Header, jti_of
 
@@ -48,14 +49,7 @@ def send(stack: Stack, headers: Sequence[Header], path: str = PATH) -> httpx.Res
 
 def ledger_now(stack: Stack) -> list[LedgerEntry]:
     """The stack's ledger entries, after checking that its chain verifies."""
-    ledger = open_ledger(stack.settings.ledger)
-    try:
-        entries = list(ledger.entries())
-        report = verify_chain(entries, ledger.head())
-    finally:
-        ledger.close()
-    assert report.ok, report
-    return entries
+    return recorded(stack.settings.ledger, create=True)  # before the first request too
 
 
 def claims(entry: LedgerEntry) -> dict[str, object]:

@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, Phase, settings
 
 from ect_middleware.ledger import verify_chain
 
+from ..support.clock import NOW, MovableClock
 from ..support.mesh import Mesh
 from ._figures import FIGURES
-from ._hostile import NOW, Forger, Header, MovableClock, jti_of
+from ._hostile import Forger, Header, jti_of
 from ._inprocess import ASGIDriver, Driver, RawHeaders, WSGIDriver
 
 __all__ = ["EXAMPLES", "FIGURES", "RawHeaders", "Target", "ects_in", "raw", "share", "target"]

@@ -13,8 +13,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,11 +22,9 @@ from cryptography.hazmat.primitives import serialization
 from ect_middleware.tokens.encoding import b64url_decode, b64url_encode, sha256_b64url
 from ect_middleware.tokens.keys import SigningKey, generate_signing_key, load_signing_key
 
+from ..support.clock import NOW
 from ..support.mesh import Mesh
-from ..tokens._support import DROP, edit, forge, segment
-
-#: The instant every hostile test runs at (2027-01-15).
-NOW = 1_800_000_000
+from ..support.tokens import DROP, edit, forge, segment
 
 #: One request header: a name and its value (bytes are sent as they are).
 Header = tuple[str, "str | bytes"]
@@ -35,7 +32,7 @@ Header = tuple[str, "str | bytes"]
 #: Order of the P-256 group: an ECDSA signature (r, s) also verifies as (r, n - s).
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
-__all__ = ["DROP", "NOW", "Attack", "Forger", "Header", "MovableClock", "edit", "forge"]
+__all__ = ["DROP", "Attack", "Forger", "Header", "edit", "forge"]
 
 
 def unsigned(header: Mapping[str, Any], claims: Mapping[str, Any], signature: str = "") -> str:
@@ -73,25 +70,6 @@ def flip_char(token: str, index: int) -> str:
     char = token[index]
     replacement = "A" if char != "A" else "B"
     return token[:index] + replacement + token[index + 1 :]
-
-
-class MovableClock:
-    """A clock standing at ``now`` until a test moves it."""
-
-    def __init__(self, now: float) -> None:
-        self.now = float(now)
-
-    def __call__(self) -> float:
-        return self.now
-
-    @contextmanager
-    def shifted(self, seconds: float) -> Iterator[None]:
-        before = self.now
-        self.now = before + seconds
-        try:
-            yield
-        finally:
-            self.now = before
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ from typing import Any
 import httpx
 
 from ect_middleware.devkit import DevIdentities
-from ect_middleware.ledger import LedgerEntry, open_ledger, verify_chain
+from ect_middleware.ledger import LedgerEntry, open_ledger
 
+from ..support.ledger import recorded
+from ..support.paths import ROOT
 from ..support.servers import free_port, uvicorn_server
 from .loadapp import sink_app
 
-ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 A = "spiffe://org-a.example/agent/a"
 B = "spiffe://org-b.example/agent/b"
@@ -235,14 +236,7 @@ def server_logs_are_clean(folder: Path) -> int:
 
 def ledger_entries(path: Path) -> list[LedgerEntry]:
     """Every entry of the ledger file, after checking that its chain verifies."""
-    ledger = open_ledger(f"sqlite:///{path}", create=False)
-    try:
-        entries = list(ledger.entries())
-        report = verify_chain(entries, ledger.head())
-    finally:
-        ledger.close()
-    assert report.ok, report
-    return entries
+    return recorded(f"sqlite:///{path}")
 
 
 def ledger_head(path: Path) -> int:

@@ -14,12 +14,13 @@ from ect_middleware import Settings
 from ect_middleware.limits import Clock
 
 from ..support.apps import flask_app
+from ..support.clock import NOW, MovableClock
 from ..support.mesh import Mesh
 from ..support.stacks import Stack, open_stack
-from ._hostile import NOW, Forger, MovableClock
+from ._hostile import Forger
 from ._inprocess import Pep3333Transport
 
-STACKS = ("asgi", "wsgi", "waitress")
+STACKS = ("uvicorn", "wsgi", "waitress")
 #: uvicorn's h11 parser refuses requests whose head exceeds 16 KiB by default; the profile
 #: allows 64 KiB of Execution-Context, so the hostile stack lets the middleware judge.
 H11_MAX_HEAD = 256 * 1024
@@ -44,8 +45,8 @@ def server_clock() -> MovableClock:
 def open_stack_b(
     kind: str, mesh: Mesh, clock: Clock, ledger: str, **overrides: object
 ) -> Iterator[Stack]:
-    """Service ``b`` (SQLite ledger ``ledger``, clock ``clock``) behind one stack: uvicorn
-    (``asgi``), in-process WSGI (``wsgi``) or waitress."""
+    """Service ``b`` (SQLite ledger ``ledger``, clock ``clock``) behind one stack: uvicorn,
+    in-process WSGI (``wsgi``) or waitress."""
 
     def settings(base: str) -> Settings:
         return mesh.settings("b", base, ledger=ledger, clock=clock, **overrides)
@@ -56,7 +57,8 @@ def open_stack_b(
         with httpx.Client(transport=transport, base_url=base) as client:
             yield Stack(kind, client, settings(base), None)
         return
-    with open_stack(kind, settings, h11_max_incomplete_event_size=H11_MAX_HEAD) as stack:
+    options = {"h11_max_incomplete_event_size": H11_MAX_HEAD} if kind == "uvicorn" else {}
+    with open_stack(kind, settings, **options) as stack:
         yield stack
 
 

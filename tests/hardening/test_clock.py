@@ -10,9 +10,10 @@ import pytest
 
 from ect_middleware.limits import Limits
 
+from ..support.clock import NOW, MovableClock
 from ..support.stacks import Stack
 from ._cases import Case, run_accepted, run_attack
-from ._hostile import NOW, Forger, Header, MovableClock
+from ._hostile import Forger, Header
 
 LEEWAY = Limits().leeway
 assert LEEWAY == 60

@@ -16,8 +16,8 @@ from ect_middleware.limits import Limits
 from ect_middleware.tokens.ect import ECTClaims, mint_ect
 from ect_middleware.verification.dag import TaskRef, TaskStore, check_dag, in_scope
 
+from ..support.clock import NOW
 from ..support.mesh import Mesh
-from ._hostile import NOW
 
 LIMITS = Limits()
 

@@ -8,8 +8,9 @@ import pytest
 from ect_middleware.runtime import Runtime
 from ect_middleware.tokens.encoding import sha256_b64url
 
+from ..support.clock import NOW
 from ..support.mesh import Mesh
-from ._hostile import NOW, Forger
+from ._hostile import Forger
 from ._service import BASE, served
 
 

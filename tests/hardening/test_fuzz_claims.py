@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 
 from ect_middleware.tokens.encoding import sha256_b64url
 
+from ..support.clock import NOW
 from ..support.mesh import Mesh
 from ._fuzzing import ects_in, raw, share, target
-from ._hostile import DROP, NOW, Forger, forge
+from ._hostile import DROP, Forger, forge
 
 HEADER_NAMES = ["alg", "typ", "kid", "jku", "x5u", "jwk", "crit", "b64", "zip", "cty", "x"]
 CLAIM_NAMES = {

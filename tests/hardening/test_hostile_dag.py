@@ -15,10 +15,11 @@ from ect_middleware.ledger.sqlite import SQLiteLedger
 from ect_middleware.limits import Limits
 from ect_middleware.tokens.ect import read_claims
 
+from ..support.clock import NOW, MovableClock
 from ..support.mesh import Mesh
 from ..support.stacks import Stack
 from ._cases import Case, ids, run_accepted, run_attack
-from ._hostile import NOW, Attack, Forger, Header, MovableClock, forge, jti_of, malleated
+from ._hostile import Attack, Forger, Header, forge, jti_of, malleated
 from .conftest import STACKS, open_stack_b
 
 

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from ..support.clock import NOW
 from ..support.stacks import Stack
 from ._cases import Case, ids, run_attack
-from ._hostile import DROP, NOW, Forger, Header, hs256, public_pem, unsigned
+from ._hostile import DROP, Forger, Header, hs256, public_pem, unsigned
 
 Build = Callable[[Forger, str], list[Header]]
 

@@ -11,18 +11,10 @@ from collections.abc import Callable
 
 import pytest
 
+from ..support.clock import NOW
 from ..support.stacks import Stack
 from ._cases import Case, ids, run_attack
-from ._hostile import (
-    DROP,
-    NOW,
-    Forger,
-    Header,
-    flip_char,
-    hs256,
-    public_pem,
-    unsigned,
-)
+from ._hostile import DROP, Forger, Header, flip_char, hs256, public_pem, unsigned
 
 
 def _wit(make: Callable[[Forger], str | bytes]) -> Callable[[Forger, str], list[Header]]:

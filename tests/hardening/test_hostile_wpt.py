@@ -9,19 +9,10 @@ import pytest
 
 from ect_middleware.tokens.encoding import sha256_b64url
 
+from ..support.clock import NOW
 from ..support.stacks import Stack
 from ._cases import Case, ids, run_attack
-from ._hostile import (
-    DROP,
-    NOW,
-    Attack,
-    Forger,
-    Header,
-    hs256,
-    malleated,
-    public_pem,
-    unsigned,
-)
+from ._hostile import DROP, Attack, Forger, Header, hs256, malleated, public_pem, unsigned
 
 Build = Callable[[Forger, str], "list[Header] | Attack"]
 

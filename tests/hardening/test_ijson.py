@@ -12,8 +12,9 @@ import pytest
 
 from ect_middleware.runtime import Runtime
 
+from ..support.clock import NOW
 from ..support.mesh import Mesh
-from ._hostile import NOW, Forger
+from ._hostile import Forger
 from ._service import BASE, served
 
 #: Each non-I-JSON number as its JSON text (Python writes the first three; the last reads

@@ -11,8 +11,9 @@ from ect_middleware.limits import Limits
 from ect_middleware.replay import MemoryReplayCache
 from ect_middleware.runtime import Runtime
 
+from ..support.clock import NOW
 from ..support.mesh import Mesh
-from ._hostile import NOW, Forger
+from ._hostile import Forger
 from ._service import BASE, served
 
 

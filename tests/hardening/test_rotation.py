@@ -110,7 +110,7 @@ def write_atomically(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+@pytest.mark.parametrize("kind", ["uvicorn", "wsgi"])
 def test_issuer_key_and_wit_rotation_under_traffic(kind: str, tmp_path: Path) -> None:
     mesh = Mesh(tmp_path / "ids")  # the real clock
     ids = mesh.identities

@@ -17,8 +17,8 @@ from ect_middleware.errors import ConfigurationError
 from ect_middleware.tokens.trust import TrustBundle
 from ect_middleware.watched import WatchedFile
 
+from ..support.clock import NOW, MovableClock
 from ..support.mesh import Mesh
-from ._hostile import NOW, MovableClock
 
 
 @pytest.fixture

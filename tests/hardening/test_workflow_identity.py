@@ -16,8 +16,9 @@ from ect_middleware.ledger import LedgerEntry
 from ect_middleware.runtime import Runtime
 from ect_middleware.tokens.jws import read_payload
 
+from ..support.clock import NOW
 from ..support.mesh import Mesh
-from ._hostile import DROP, NOW, Forger
+from ._hostile import DROP, Forger
 from ._service import BASE, served
 
 

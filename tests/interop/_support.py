@@ -1,6 +1,6 @@
 """A service under test for the interop suite: one development identity, and a catch-all app
-behind the real ASGI middleware (Starlette under uvicorn on loopback) or the real WSGI
-middleware (Flask, in-process through httpx's WSGI transport)."""
+behind the real ASGI middleware (Starlette, in-process through the public SyncASGITransport)
+or the real WSGI middleware (Flask, in-process through httpx's WSGI transport)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,8 @@ from starlette.routing import Route
 
 from ect_middleware import ECTMiddleware, ECTWSGIMiddleware, Settings, current_context
 from ect_middleware.devkit import create_dev_identities
+from ect_middleware.testing import SyncASGITransport
 from ect_middleware.tokens.keys import SigningKey, load_signing_key
-
-from ..support.servers import free_port, uvicorn_server
 
 
 @dataclass(frozen=True)
@@ -101,17 +100,9 @@ def _flask(settings: Settings) -> Flask:
 
 @contextmanager
 def serve(kind: str, settings: Settings) -> Iterator[httpx.Client]:
-    """A client for the service. The middleware verifies against ``settings.audience``,
-    whatever URL the client reaches it at."""
-    if kind == "asgi":
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        with (
-            uvicorn_server(_starlette(settings), port),
-            httpx.Client(base_url=base, timeout=10) as client,
-        ):
-            yield client
-    else:
-        transport = httpx.WSGITransport(app=_flask(settings))
-        with httpx.Client(transport=transport, base_url="http://testserver") as client:
-            yield client
+    """An in-process client for the service. The middleware verifies against
+    ``settings.audience``, whatever URL the client reaches it at."""
+    app = _starlette(settings) if kind == "asgi" else _flask(settings)
+    transport = SyncASGITransport(app) if kind == "asgi" else httpx.WSGITransport(app=app)
+    with httpx.Client(transport=transport, base_url="http://testserver") as client:
+        yield client

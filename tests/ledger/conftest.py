@@ -9,12 +9,12 @@ from ect_middleware.ledger import Ledger
 from ect_middleware.ledger.memory import MemoryLedger
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ._support import fixed_clock
+from ..support.clock import fixed_clock
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    """Each engine in turn, with the fixed clock of ``_support``."""
+    """Each engine in turn, standing at ``tests.support.clock.fixed_clock``."""
     made: Ledger
     if request.param == "memory":
         made = MemoryLedger(clock=fixed_clock)

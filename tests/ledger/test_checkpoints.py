@@ -12,7 +12,7 @@ import pytest
 from ect_middleware.ledger import checkpoints
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ._support import chain
+from ..support.ledger import chain
 
 
 def _checkpoint_threads() -> list[threading.Thread]:

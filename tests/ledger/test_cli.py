@@ -18,9 +18,10 @@ from ect_middleware.ledger import LedgerEntry
 from ect_middleware.ledger.base import seal
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ._support import PLANNER, WORKER, chain, ect_cli, entry, fixed_clock
+from ..support.cli import ect_cli
+from ..support.clock import fixed_clock
+from ..support.ledger import EXTERNAL, PLANNER, WORKER, chain, entry
 
-EXTERNAL = "6f1f6c1e-0000-4000-8000-000000000001"  # a parent recorded elsewhere
 INSERT = (
     "INSERT INTO entries (seq, ect, wit, direction, recorder, jti, wid, iss, iat, par,"
     " unresolved, recorded_us, prev_hash, hash, trace_id)"

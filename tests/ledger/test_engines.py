@@ -10,7 +10,7 @@ from ect_middleware.ledger import ChainReport, Ledger, NewEntry, verify_chain
 from ect_middleware.ledger.base import GENESIS_HASH, entry_hash
 from ect_middleware.ledger.sqlite import PAGE_SIZE
 
-from ._support import chain, entry, workflow
+from ..support.ledger import chain, entry, workflow
 
 RECORDED_US = 1_800_000_000_250_000
 NEW_FIELDS = tuple(NewEntry.__dataclass_fields__)

@@ -12,7 +12,8 @@ from ect_middleware.ledger import open_ledger
 from ect_middleware.ledger.memory import MemoryLedger
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ._support import chain, fixed_clock
+from ..support.clock import fixed_clock
+from ..support.ledger import chain
 
 
 def test_memory() -> None:

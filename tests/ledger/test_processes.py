@@ -15,8 +15,9 @@ import pytest
 from ect_middleware.ledger import ChainReport, verify_chain
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ._support import PLANNER, WORKER, chain, fixed_clock
-from ._workers import ROUNDS, append_from_threads, append_in_child
+from ..support.clock import fixed_clock
+from ..support.ledger import PLANNER, WORKER, chain
+from ..support.workers import ROUNDS, append_from_threads, append_in_child
 
 spawn = multiprocessing.get_context("spawn")
 

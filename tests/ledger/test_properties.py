@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -16,15 +15,8 @@ from ect_middleware.ledger.base import GENESIS_HASH
 from ect_middleware.ledger.memory import MemoryLedger
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ._support import fixed_clock, workflow
-
-POOL_SIZE = 40
-
-
-@functools.cache
-def pool() -> tuple[NewEntry, ...]:
-    """A DAG of tasks; appending it again and again keeps every parent recorded first."""
-    return tuple(workflow(POOL_SIZE, seed=11))
+from ..support.clock import fixed_clock
+from ..support.ledger import POOL_SIZE, pool
 
 
 def open_engine(engine: str, factory: pytest.TempPathFactory) -> Ledger:

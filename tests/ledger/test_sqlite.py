@@ -11,7 +11,8 @@ from ect_middleware.errors import LedgerError
 from ect_middleware.ledger import ChainReport, open_ledger, verify_chain
 from ect_middleware.ledger.sqlite import _FIND, _PAGE_WID, SQLiteLedger
 
-from ._support import chain, fixed_clock, workflow
+from ..support.clock import fixed_clock
+from ..support.ledger import chain, workflow
 
 
 def pragma(ledger: SQLiteLedger, name: str) -> object:

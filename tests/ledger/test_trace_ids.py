@@ -14,7 +14,8 @@ from ect_middleware.ledger import Ledger, LedgerEntry, verify_chain
 from ect_middleware.ledger.base import entry_hash
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ._support import chain, fixed_clock
+from ..support.clock import fixed_clock
+from ..support.ledger import chain
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 

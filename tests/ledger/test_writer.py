@@ -18,7 +18,8 @@ from ect_middleware.ledger import LedgerEntry, NewEntry, verify_chain
 from ect_middleware.ledger.sqlite import SQLiteLedger
 from ect_middleware.ledger.writer import LedgerWriter
 
-from ._support import fixed_clock, workflow
+from ..support.clock import fixed_clock
+from ..support.ledger import workflow
 
 
 class GatedLedger(SQLiteLedger):
@@ -206,7 +207,7 @@ _EXIT_WITHOUT_CLOSE = """
 import sys
 from ect_middleware.ledger.sqlite import SQLiteLedger
 from ect_middleware.ledger.writer import LedgerWriter
-from tests.ledger._support import workflow
+from tests.support.ledger import workflow
 
 writer = LedgerWriter(SQLiteLedger(sys.argv[1]), background=True)
 for seed in range(20):

@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ect_middleware import ECTMiddleware, ECTWSGIMiddleware, instrument_app, require_caller
+from ect_middleware.testing import SyncASGITransport
 
 from ..support.mesh import ORG_A, Mesh
-from ..support.servers import free_port, uvicorn_server
 
 Build = Callable[[Mesh, str], Any]
 
@@ -103,9 +103,9 @@ def _serve(build: Build, mesh: Mesh) -> Iterator[tuple[httpx.Client, str]]:
         with httpx.Client(transport=transport, base_url=base) as client:
             yield client, base
         return
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with uvicorn_server(build(mesh, base), port), httpx.Client(base_url=base) as client:
+    base = "http://testserver"
+    transport = SyncASGITransport(build(mesh, base))
+    with httpx.Client(transport=transport, base_url=base) as client:
         yield client, base
 
 

@@ -8,10 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..propagation.test_redirects import stranger
 from ..support.examples import example_env, load_example
 from ..support.mesh import Mesh
-from ..support.servers import free_port, uvicorn_server, waitress_server
+from ..support.servers import free_port, stranger, uvicorn_server, waitress_server
 
 
 @pytest.mark.parametrize("framework", ["fastapi", "flask"])

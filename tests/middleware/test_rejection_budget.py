@@ -16,15 +16,8 @@ from ect_middleware.limits import Limits
 from ect_middleware.runtime import Runtime
 from ect_middleware.tokens.jws import read_payload
 
+from ..support.clock import NOW, MovableClock
 from ..support.mesh import Mesh
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _app(environ: Any, start_response: Any) -> list[bytes]:
@@ -35,7 +28,7 @@ def _app(environ: Any, start_response: Any) -> list[bytes]:
 def test_rejections_beyond_the_budget_are_counted_not_each_recorded(
     mesh: Mesh, tmp_path: Path
 ) -> None:
-    clock, ledger_url = Clock(), f"sqlite:///{tmp_path / 'b.db'}"
+    clock, ledger_url = MovableClock(NOW), f"sqlite:///{tmp_path / 'b.db'}"
     limits = Limits(rejections_recorded_burst=5, rejections_recorded_per_second=1.0)
     runtime = Runtime(
         mesh.settings("b", "http://testserver", ledger=ledger_url, clock=clock, limits=limits)

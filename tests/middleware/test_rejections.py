@@ -92,11 +92,6 @@ CASES: list[tuple[str, Build, int, str]] = [
 ]  # fmt: skip
 
 
-@pytest.fixture(params=["asgi", "wsgi"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.mark.parametrize(("name", "build", "status", "code"), CASES, ids=[c[0] for c in CASES])
 def test_rejected_with_stable_code(
     kind: str, mesh: Mesh, tmp_path: Path, name: str, build: Build, status: int, code: str

@@ -33,8 +33,8 @@ from ect_middleware.ledger.memory import MemoryLedger
 from ect_middleware.propagation.httpx_transport import AsyncECTTransport
 from ect_middleware.runtime import INBOUND_POLICY, Runtime
 
-from ..audit._support import ARTIFACTS
 from ..support.mesh import Mesh
+from ..support.paths import ARTIFACTS
 from ..support.servers import free_port, uvicorn_server, waitress_server
 
 

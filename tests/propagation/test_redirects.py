@@ -5,10 +5,7 @@ WIT, WPT or ECT that were sent to the peer."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -20,41 +17,11 @@ from ect_middleware.propagation.httpx_transport import AsyncECTTransport, ECTTra
 from ect_middleware.propagation.requests_adapter import ECTAdapter
 
 from ..support.mesh import Mesh
+from ..support.servers import stranger
 from .test_outbound import WIMSE, Clients, world
 
+
 #: Another loopback address: another host, which only the peer's redirect points at.
-STRANGER_HOST = "127.0.0.2"
-
-
-@contextmanager
-def stranger() -> Iterator[tuple[str, list[set[str]]]]:
-    """A plain HTTP server on another host; records the header names of every request."""
-    seen: list[set[str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append({name.lower() for name in self.headers})
-            body = b'{"stranger": true}'
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer((STRANGER_HOST, 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{STRANGER_HOST}:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-
-
 def _requests_mounted(peer: str) -> Clients:
     session = requests.Session()
     session.mount(peer, ECTAdapter())  # the peer's prefix only

@@ -8,13 +8,11 @@ import os
 import sys
 import uuid
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
 from .mesh import Mesh
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from .paths import EXAMPLES
 
 
 def example_env(

@@ -1,4 +1,9 @@
-"""Development identities for tests, and a caller that builds valid WIMSE requests."""
+"""Development identities for tests, and a caller that builds valid WIMSE requests.
+
+The signing is the public test plugin's (``ect_middleware.testing.Identity``): what users'
+tests rely on is what these tests run on. ``Mesh`` adds what the plugin's ``DevTrust``
+does not make: two trust domains with different algorithms (ES256 and Ed25519).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,9 @@ from typing import Any
 from ect_middleware import Settings
 from ect_middleware.devkit import DevIdentities, create_dev_identities
 from ect_middleware.limits import Clock, Limits, system_clock
+from ect_middleware.testing import Identity
 from ect_middleware.tokens.ect import ECTClaims, mint_ect
 from ect_middleware.tokens.keys import SigningKey, load_signing_key
-from ect_middleware.tokens.wpt import Bindings, mint_wpt
 
 ORG_A = "spiffe://org-a.example"
 ORG_B = "spiffe://org-b.example"
@@ -45,6 +50,7 @@ class Mesh:
         )
         self.trust_bundle = self.identities.trust_bundle
         self.workloads = {}
+        self.identities_by_name: dict[str, Identity] = {}
         for name, wid in WORKLOADS.items():
             files = self.identities.workloads[wid]
             self.workloads[name] = Workload(
@@ -55,23 +61,19 @@ class Mesh:
                 files.key_file,
                 files.wit_file,
             )
+            self.identities_by_name[name] = Identity(
+                wid, files.key_file, files.wit_file, self.trust_bundle, clock
+            )
 
     def __getitem__(self, name: str) -> Workload:
         return self.workloads[name]
 
+    def identity(self, name: str) -> Identity:
+        """The workload as the public test plugin's ``Identity`` (which signs for it)."""
+        return self.identities_by_name[name]
+
     def settings(self, name: str, audience: str, **overrides: Any) -> Settings:
-        wl = self.workloads[name]
-        values: dict[str, Any] = {
-            "workload_id": wl.id,
-            "key_file": str(wl.key_file),
-            "wit_file": str(wl.wit_file),
-            "trust_bundle": str(self.trust_bundle),
-            "audience": (audience,),
-            "ledger": "memory://",
-            "clock": self.clock,
-        }
-        values.update(overrides)
-        return Settings(**values).validated()
+        return self.identity(name).settings(audience=audience, **overrides)
 
     def ect(
         self,
@@ -83,14 +85,19 @@ class Mesh:
         exec_act: str = "test.task",
         **extra: Any,
     ) -> ECTClaims:
+        """An ECT by ``issuer``; ``extra`` claims the public plugin does not set (``jti``,
+        ``inp_hash``...) go straight to ``mint_ect``, with the same key and clock."""
+        if not extra.keys() - {"policy", "ext", "limits"}:
+            return self.identity(issuer).ect(aud, par=par, wid=wid, exec_act=exec_act, **extra)
+        workload = self.workloads[issuer]
         return mint_ect(
-            self.workloads[issuer].key,
-            iss=self.workloads[issuer].id,
+            workload.key,
+            iss=workload.id,
             aud=aud,
             par=par,
             exec_act=exec_act,
             wid=wid or str(uuid.uuid4()),
-            limits=Limits(),
+            limits=extra.pop("limits", None) or Limits(),
             clock=self.clock,
             **extra,
         )
@@ -103,19 +110,9 @@ class Mesh:
         *,
         authorization: str | None = None,
     ) -> dict[str, str]:
-        """Valid WIMSE headers for one request by ``caller`` to ``url``."""
-        wl = self.workloads[caller]
-        joined = ", ".join(ects) if ects else None
-        bindings = Bindings(Bindings.bearer_from(authorization), None, joined)
-        target = url.split("?", 1)[0]
-        headers = {
-            "Workload-Identity-Token": wl.wit,
-            "Workload-Proof-Token": mint_wpt(
-                wl.key, wl.wit, target, bindings, lifetime=60, clock=self.clock
-            ),
-        }
-        if joined:
-            headers["Execution-Context"] = joined
+        """Valid WIMSE headers for one request by ``caller`` to ``url`` (and the
+        ``Authorization`` header the WPT is bound to, if any)."""
+        headers = self.identity(caller).headers(url, ects, authorization=authorization)
         if authorization:
             headers["Authorization"] = authorization
         return headers

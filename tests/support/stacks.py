@@ -1,5 +1,6 @@
-"""The same tests through both middlewares: the ASGI app under a real uvicorn on loopback,
-the WSGI app in-process through httpx's WSGI transport, or under a real waitress."""
+"""The same tests through both middlewares: the ASGI and WSGI apps in-process through httpx's
+transports, or under a real server on loopback (uvicorn, waitress) where the server
+matters: how it parses and joins headers, hostile input as it passes it on, real sockets."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import httpx
 
 from ect_middleware import Settings
 from ect_middleware.ledger import LedgerEntry, open_ledger
+from ect_middleware.testing import SyncASGITransport
 
 from .apps import flask_app, starlette_app
 from .servers import free_port, uvicorn_server, waitress_server
@@ -42,11 +44,12 @@ def open_stack(
 ) -> Iterator[Stack]:
     """``make_settings(base_url)`` configures the service for the URL it is reached at.
 
-    ``kind``: ``asgi`` (Starlette under uvicorn; ``server_options`` go to uvicorn's Config),
-    ``wsgi`` (Flask in-process) or ``waitress`` (Flask under waitress, which joins repeated
-    header lines with ", " as WSGI servers do).
+    ``kind``: ``asgi`` (Starlette in-process, through the public ``SyncASGITransport``),
+    ``wsgi`` (Flask in-process, through ``httpx.WSGITransport``), ``uvicorn`` (Starlette
+    under uvicorn; ``server_options`` go to uvicorn's Config) or ``waitress`` (Flask under
+    waitress, which joins repeated header lines with ", " as WSGI servers do).
     """
-    if kind == "asgi":
+    if kind == "uvicorn":
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         settings = make_settings(base)
@@ -65,7 +68,16 @@ def open_stack(
             httpx.Client(base_url=base, timeout=10) as client,
         ):
             yield Stack(kind, client, settings, None)
+    elif kind == "asgi":
+        assert not server_options, "in-process: no server to configure"
+        base = "http://testserver"
+        settings = make_settings(base)
+        app, seen = starlette_app(settings)
+        with httpx.Client(transport=SyncASGITransport(app), base_url=base) as client:
+            yield Stack(kind, client, settings, seen)
     else:
+        assert kind == "wsgi", kind
+        assert not server_options, "in-process: no server to configure"
         base = "http://testserver"
         settings = make_settings(base)
         transport = httpx.WSGITransport(app=flask_app(settings))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -14,11 +11,11 @@ from typing import Any
 
 import pytest
 
-import ect_middleware
 from ect_middleware.tokens.encoding import sha256_b64url
 from ect_middleware.tokens.wpt import Bindings, mint_wpt
 
-from ._support import (
+from ..support.cli import SRC, ect_cli
+from ..support.tokens import (
     A_ID,
     B_AUD,
     DROP,
@@ -34,7 +31,6 @@ from ._support import (
     wpt_header,
 )
 
-SRC = Path(ect_middleware.__file__).resolve().parents[1]
 W = world("ES256")
 
 
@@ -46,16 +42,7 @@ class Result:
 
 
 def inspect(argument: str, stdin: str | None = None) -> Result:
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    done = subprocess.run(
-        [sys.executable, "-m", "ect_middleware.cli", "inspect", argument],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = ect_cli("inspect", argument, stdin=stdin)
     return Result(done.returncode, done.stdout, done.stderr)
 
 

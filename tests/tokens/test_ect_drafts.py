@@ -13,16 +13,15 @@ from ect_middleware.tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from ect_middleware.tokens.encoding import b64url_encode
 from ect_middleware.tokens.jws import read_header
 
-from ._support import (
+from ..support.clock import NOW, fixed
+from ..support.tokens import (
     A_ID,
     B_ID,
     DROP,
     LIMITS,
-    NOW,
     ect_claims,
     ect_header,
     edit,
-    fixed,
     forge,
     rejected,
     world,

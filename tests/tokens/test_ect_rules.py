@@ -13,17 +13,16 @@ from ect_middleware.tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
 from ect_middleware.tokens.encoding import sha256_b64url
 from ect_middleware.tokens.keys import generate_signing_key
 
-from ._support import (
+from ..support.clock import NOW, fixed
+from ..support.tokens import (
     A2_ID,
     A_ID,
     B_ID,
     DROP,
     LIMITS,
-    NOW,
     ect_claims,
     ect_header,
     edit,
-    fixed,
     forge,
     rejected,
     world,

@@ -25,7 +25,8 @@ from ect_middleware.tokens.trust import TrustBundle
 from ect_middleware.tokens.wit import VerifiedWIT, WITVerifier
 from ect_middleware.tokens.wpt import Bindings, mint_wpt, verify_wpt
 
-from ._support import A_DOMAIN, A_ID, B_AUD, B_ID, LIMITS, NOW, clock, world
+from ..support.clock import NOW, clock
+from ..support.tokens import A_DOMAIN, A_ID, B_AUD, B_ID, LIMITS, world
 
 pytestmark = pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
 

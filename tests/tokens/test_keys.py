@@ -22,7 +22,8 @@ from ect_middleware.tokens.keys import (
 from ect_middleware.tokens.trust import TrustBundle
 from ect_middleware.tokens.wit import WITVerifier, mint_wit
 
-from ._support import A_DOMAIN, A_ID, DROP, LIMITS, NOW, clock, edit, forge, rejected
+from ..support.clock import NOW, clock
+from ..support.tokens import A_DOMAIN, A_ID, DROP, LIMITS, edit, forge, rejected
 
 ALGS = ["ES256", "ES384", "EdDSA"]
 

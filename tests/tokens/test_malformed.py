@@ -11,7 +11,7 @@ from ect_middleware.limits import Limits
 from ect_middleware.tokens import jws
 from ect_middleware.tokens.encoding import b64url_encode
 
-from ._support import (
+from ..support.tokens import (
     KINDS,
     LIMITS,
     claims_for,

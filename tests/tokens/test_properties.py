@@ -13,7 +13,8 @@ from ect_middleware.errors import ECTError
 from ect_middleware.tokens.ect import Policy, mint_ect, verify_ect
 from ect_middleware.tokens.wpt import Bindings, mint_wpt, verify_wpt
 
-from ._support import A_ID, B_AUD, B_ID, LIMITS, clock, rejected, world
+from ..support.clock import clock
+from ..support.tokens import A_ID, B_AUD, B_ID, LIMITS, rejected, world
 
 ALGS = ("ES256", "EdDSA")
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,7 +14,8 @@ from ect_middleware.tokens.keys import generate_signing_key
 from ect_middleware.tokens.trust import TrustBundle
 from ect_middleware.tokens.wit import WITVerifier, mint_wit
 
-from ._support import A_DOMAIN, A_ID, LIMITS, NOW, clock, edit, fixed, rejected
+from ..support.clock import NOW, clock, fixed
+from ..support.tokens import A_DOMAIN, A_ID, LIMITS, edit, rejected
 
 B_DOMAIN = "spiffe://org-b.example"
 

@@ -8,13 +8,12 @@ import pytest
 
 from ect_middleware.tokens.wit import WITVerifier
 
-from ._support import (
+from ..support.clock import NOW, fixed
+from ..support.tokens import (
     B_ID,
     B_URL,
     LIMITS,
-    NOW,
     edit,
-    fixed,
     forge,
     rejected,
     wit_claims,

@@ -10,7 +10,8 @@ from ect_middleware.tokens.keys import VerificationKey, generate_signing_key
 from ect_middleware.tokens.trust import TrustBundle
 from ect_middleware.tokens.wit import WITVerifier
 
-from ._support import A_DOMAIN, LIMITS, NOW, rejected, world
+from ..support.clock import NOW
+from ..support.tokens import A_DOMAIN, LIMITS, rejected, world
 
 W = world("ES256")
 

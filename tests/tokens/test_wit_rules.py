@@ -13,14 +13,13 @@ from ect_middleware.tokens.keys import generate_signing_key
 from ect_middleware.tokens.trust import TrustBundle
 from ect_middleware.tokens.wit import WITVerifier
 
-from ._support import (
+from ..support.clock import NOW, fixed
+from ..support.tokens import (
     A_DOMAIN,
     A_ID,
     DROP,
     LIMITS,
-    NOW,
     edit,
-    fixed,
     forge,
     rejected,
     segment,

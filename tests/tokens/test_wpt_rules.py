@@ -10,14 +10,13 @@ from ect_middleware.tokens.encoding import sha256_b64url
 from ect_middleware.tokens.keys import generate_signing_key
 from ect_middleware.tokens.wpt import Bindings, VerifiedWPT, mint_wpt, verify_wpt
 
-from ._support import (
+from ..support.clock import NOW, fixed
+from ..support.tokens import (
     B_AUD,
     B_URL,
     DROP,
     LIMITS,
-    NOW,
     edit,
-    fixed,
     forge,
     rejected,
     world,

@@ -19,9 +19,10 @@ from ect_middleware.tokens.ect import ECTClaims
 from ect_middleware.verification.dag import TaskRef, TaskStore, check_dag
 from ect_middleware.verification.store import LedgerTaskStore
 
+from ..support.clock import NOW
+
 ME = "spiffe://org-b.example/agent/me"
 OTHER = "spiffe://org-a.example/agent/other"
-NOW = 1_800_000_000.0
 
 
 class OneByOne(TaskStore):

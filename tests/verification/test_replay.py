@@ -10,19 +10,12 @@ from ect_middleware.errors import ECTError
 from ect_middleware.replay import MemoryReplayCache
 from ect_middleware.runtime import Runtime
 
+from ..support.clock import NOW, MovableClock
 from ..support.mesh import Mesh
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_key_is_refused_until_it_expires() -> None:
-    clock = Clock()
+    clock = MovableClock(NOW)
     cache = MemoryReplayCache(clock)
     assert cache.first_use("wpt|a", clock.now + 10.5)
     assert not cache.first_use("wpt|a", clock.now + 10.5)
@@ -35,7 +28,7 @@ def test_a_key_is_refused_until_it_expires() -> None:
 
 
 def test_expired_keys_are_forgotten() -> None:
-    clock = Clock()
+    clock = MovableClock(NOW)
     cache = MemoryReplayCache(clock)
     for i in range(1000):
         cache.first_use(f"ect|{i}", clock.now + i % 7)
@@ -45,7 +38,7 @@ def test_expired_keys_are_forgotten() -> None:
 
 
 def test_when_full_a_new_key_is_refused_and_no_live_key_is_forgotten() -> None:
-    clock = Clock()
+    clock = MovableClock(NOW)
     cache = MemoryReplayCache(clock, max_entries=3)
     cache.first_use("late", clock.now + 300)
     cache.first_use("soon", clock.now + 5)
@@ -61,7 +54,7 @@ def test_when_full_a_new_key_is_refused_and_no_live_key_is_forgotten() -> None:
 
 
 def test_a_caller_holds_at_most_its_share_until_its_keys_expire() -> None:
-    clock = Clock()
+    clock = MovableClock(NOW)
     cache = MemoryReplayCache(clock, max_per_caller=2)
     assert cache.first_use("m1", clock.now + 10, "mallory")
     assert cache.first_use("m2", clock.now + 20, "mallory")
@@ -75,7 +68,7 @@ def test_a_caller_holds_at_most_its_share_until_its_keys_expire() -> None:
 
 
 def test_an_empty_cache_given_to_the_runtime_is_the_one_it_uses(tmp_path: Path) -> None:
-    cache = MemoryReplayCache(Clock())
+    cache = MemoryReplayCache(MovableClock(NOW))
     assert not len(cache)
     assert cache
     settings = Mesh(tmp_path).settings("b", "http://b.test")

@@ -14,16 +14,15 @@ from ect_middleware.errors import ECTError
 from ect_middleware.replay import open_replay_cache
 from ect_middleware.replay.sqlite import SQLiteReplayCache
 
-from ..shared.test_replicas import PUBLIC, code, get, replicas
 from ..support.mesh import Mesh
-
-SRC = Path(__file__).resolve().parents[2] / "src"
+from ..support.paths import ROOT, SRC
+from ..support.replicas import PUBLIC, code, get, replicas
 
 
 def test_each_key_is_won_by_exactly_one_process(tmp_path: Path) -> None:
     path, keys = tmp_path / "replay.db", 500
     SQLiteReplayCache(path, lambda: 0.0).close()  # create the file once
-    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{Path(__file__).parents[2]}"}
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{ROOT}"}
     outs = [tmp_path / f"won-{n}.txt" for n in range(3)]
     workers = [
         subprocess.Popen(
@@ -36,7 +35,7 @@ def test_each_key_is_won_by_exactly_one_process(tmp_path: Path) -> None:
                 str(out),
             ],
             env=env,
-            cwd=Path(__file__).parents[2],
+            cwd=ROOT,
         )
         for out in outs
     ]

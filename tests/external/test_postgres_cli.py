@@ -20,9 +20,9 @@ from ect_middleware.ledger import LedgerEntry
 from ect_middleware.ledger.base import seal
 from ect_middleware.ledger.postgres import PostgresLedger, _row
 
-from ..ledger._support import WORKER, chain, ect_cli, entry
-from ..ledger.test_cli import EXTERNAL
-from ._services import admin
+from ..support.cli import ect_cli
+from ..support.ledger import EXTERNAL, WORKER, chain, entry
+from ..support.services import admin
 
 Db = psycopg.Connection[tuple[object, ...]]
 

@@ -20,9 +20,11 @@ from ect_middleware.ledger.base import GENESIS_HASH, seal
 from ect_middleware.ledger.postgres import PostgresLedger
 from ect_middleware.ledger.postgres_schema import GRANTS
 
-from ..ledger._support import PLANNER, WORKER, chain, ect_cli, entry, fixed_clock, workflow
-from ._services import NOWHERE_PORT, POSTGRES, admin, with_options
-from ._workers import append_in_child, open_and_append
+from ..support.cli import ect_cli
+from ..support.clock import fixed_clock
+from ..support.ledger import PLANNER, WORKER, chain, entry, workflow
+from ..support.services import NOWHERE_PORT, POSTGRES, admin, with_options
+from ..support.workers import append_in_child, open_postgres_and_append
 
 spawn = multiprocessing.get_context("spawn")
 
@@ -245,7 +247,8 @@ def test_processes_starting_at_once_create_the_schema_once(schema: str) -> None:
     start = spawn.Barrier(4)
     who = [PLANNER, WORKER, PLANNER, WORKER]
     processes = [
-        spawn.Process(target=open_and_append, args=(POSTGRES, schema, w, start)) for w in who
+        spawn.Process(target=open_postgres_and_append, args=(POSTGRES, schema, w, start))
+        for w in who
     ]
     for process in processes:
         process.start()

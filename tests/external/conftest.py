@@ -1,4 +1,5 @@
-"""Fixtures for shared deployments: a PostgreSQL schema and a Redis key prefix per test.
+"""Fixtures for the tests that need external services (PostgreSQL, Redis): a PostgreSQL
+schema and a Redis key prefix per test.
 
 If a service is not reachable the tests fail (they never skip): CI starts both
 (``.ci/services``), and a developer machine of this project's kind has them running.
@@ -13,8 +14,8 @@ import pytest
 
 from ect_middleware.ledger.postgres import PostgresLedger
 
-from ..ledger._support import fixed_clock
-from ._services import (
+from ..support.clock import fixed_clock
+from ..support.services import (
     POSTGRES,
     REDIS,
     admin,

@@ -12,9 +12,9 @@ from ect_middleware.ledger.base import GENESIS_HASH
 from ect_middleware.ledger.postgres import PostgresLedger
 
 from ..ledger import test_engines
-from ..ledger._support import fixed_clock
-from ..ledger.test_properties import pool
-from ._services import POSTGRES, drop_schema, new_schema_name
+from ..support.clock import fixed_clock
+from ..support.ledger import pool
+from ..support.services import POSTGRES, drop_schema, new_schema_name
 
 # Collect the shared protocol tests in this module too, where `ledger` is PostgreSQL.
 for _name in dir(test_engines):

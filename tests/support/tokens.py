@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +26,8 @@ from ect_middleware.tokens.trust import TrustBundle
 from ect_middleware.tokens.wit import VerifiedWIT, WITVerifier, mint_wit
 from ect_middleware.tokens.wpt import Bindings, verify_wpt
 
-NOW = 1_800_000_000
+from .clock import NOW, clock, fixed
+
 LIMITS = Limits()
 
 A_DOMAIN = "spiffe://org-a.example"
@@ -39,14 +40,6 @@ B_AUD = B_URL + B_PATH
 
 #: Removes a claim or header member in ``claims_with`` / ``header_with``.
 DROP: Any = object()
-
-
-def clock() -> float:
-    return float(NOW)
-
-
-def fixed(at: float) -> Callable[[], float]:
-    return lambda: at
 
 
 @dataclass(frozen=True)

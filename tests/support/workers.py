@@ -6,9 +6,10 @@ import threading
 from typing import Any
 
 from ect_middleware.ledger import Ledger, NewEntry
+from ect_middleware.ledger.postgres import PostgresLedger
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ._support import chain
+from .ledger import chain
 
 #: How many lockstep rounds ``hammer`` splits every chain into.
 ROUNDS = 20
@@ -27,6 +28,30 @@ def append_from_threads(
 ) -> None:
     """Every entry appended on its own (batch size 1) to a SQLite ledger; see ``hammer``."""
     hammer(SQLiteLedger(path, create=False), recorder, threads, per_thread, 1, start, rounds)
+
+
+def append_to_postgres_from_threads(
+    conninfo: str,
+    schema: str,
+    recorder: str,
+    threads: int,
+    per_thread: int,
+    batch: int,
+    start: Any,
+    rounds: Any,
+) -> None:
+    """``batch`` entries per append call to a PostgreSQL ledger; see ``hammer``."""
+    ledger = PostgresLedger(conninfo, schema=schema, create=False)
+    hammer(ledger, recorder, threads, per_thread, batch, start, rounds)
+
+
+def open_postgres_and_append(conninfo: str, schema: str, recorder: str, start: Any) -> None:
+    """Wait at ``start`` with the others, then open (creating the schema if nobody has)."""
+    entries = chain(1, by=recorder)
+    start.wait()
+    ledger = PostgresLedger(conninfo, schema=schema)
+    ledger.append(entries)
+    ledger.close()
 
 
 def hammer(

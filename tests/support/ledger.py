@@ -8,32 +8,22 @@ This module is also imported by ``spawn``-ed worker processes, so it has no pyte
 from __future__ import annotations
 
 import functools
-import os
 import random
-import subprocess
-import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import ect_middleware
-from ect_middleware.ledger import Direction, NewEntry
+from ect_middleware.ledger import Direction, LedgerEntry, NewEntry, open_ledger, verify_chain
 from ect_middleware.limits import Limits
 from ect_middleware.tokens.ect import mint_ect
 from ect_middleware.tokens.keys import SigningKey, generate_signing_key
 from ect_middleware.tokens.wit import mint_wit
 
-NOW = 1_800_000_000.0
+from .clock import clock
+
 LIMITS = Limits()
 PLANNER = "spiffe://org-a.example/agent/planner"
 WORKER = "spiffe://org-b.example/agent/worker"
-#: A fixed clock for ledgers: recorded_at 2027-01-15T08:00:00.250000Z.
-RECORDED_AT = 1_800_000_000.25
-
-
-def fixed_clock() -> float:
-    return RECORDED_AT
 
 
 @dataclass(frozen=True)
@@ -48,7 +38,7 @@ def workload(workload_id: str = PLANNER) -> Workload:
     """A workload key (Ed25519) and its WIT from a per-domain development issuer."""
     issuer = generate_signing_key("ES256")
     key = generate_signing_key("EdDSA")
-    wit = mint_wit(issuer, workload_id, key.public, lifetime=3600, clock=lambda: NOW)
+    wit = mint_wit(issuer, workload_id, key.public, lifetime=3600, clock=clock)
     return Workload(workload_id, key, wit)
 
 
@@ -71,7 +61,7 @@ def entry(
         exec_act=exec_act,
         wid=wid,
         limits=LIMITS,
-        clock=lambda: NOW,
+        clock=clock,
     )
     return NewEntry.from_claims(
         claims, wit=wl.wit, direction=direction, recorder=wl.workload_id, unresolved=unresolved
@@ -112,19 +102,26 @@ def workflow(count: int, *, seed: int, wid: str | None = None) -> list[NewEntry]
     return made
 
 
-def ect_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the real ``ect`` entry point in a fresh interpreter (this source tree's)."""
-    source = str(Path(ect_middleware.__file__).resolve().parents[1])
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("ECT_")}
-    environment.update(PYTHONPATH=source, **(env or {}))
-    return subprocess.run(
-        [sys.executable, "-m", "ect_middleware.cli", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+#: A parent recorded elsewhere: a ledger that names it marks it unresolved.
+EXTERNAL = "6f1f6c1e-0000-4000-8000-000000000001"
+#: How many entries ``pool`` holds.
+POOL_SIZE = 40
+
+
+@functools.cache
+def pool() -> tuple[NewEntry, ...]:
+    """A DAG of tasks; appending it again and again keeps every parent recorded first."""
+    return tuple(workflow(POOL_SIZE, seed=11))
+
+
+def recorded(url: str, *, create: bool = False) -> list[LedgerEntry]:
+    """Every entry of the ledger at ``url``, after checking that its chain verifies (a
+    missing ledger is an error, unless ``create``: then it is made, empty)."""
+    ledger = open_ledger(url, create=create)
+    try:
+        entries = list(ledger.entries())
+        report = verify_chain(entries, ledger.head())
+    finally:
+        ledger.close()
+    assert report.ok, report
+    return entries

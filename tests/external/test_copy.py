@@ -17,7 +17,9 @@ from ect_middleware.ledger.memory import MemoryLedger
 from ect_middleware.ledger.postgres import PostgresLedger
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ..ledger._support import chain, ect_cli, fixed_clock, workflow
+from ..support.cli import ect_cli
+from ..support.clock import fixed_clock
+from ..support.ledger import chain, workflow
 
 
 def entries_of(url: str) -> list[LedgerEntry]:

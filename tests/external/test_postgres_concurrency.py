@@ -15,10 +15,10 @@ from collections import Counter
 from ect_middleware.ledger import ChainReport, verify_chain
 from ect_middleware.ledger.postgres import PostgresLedger
 
-from ..ledger._support import PLANNER, WORKER, ect_cli
-from ..ledger._workers import ROUNDS
-from ._services import POSTGRES
-from ._workers import append_from_threads
+from ..support.cli import ect_cli
+from ..support.ledger import PLANNER, WORKER
+from ..support.services import POSTGRES
+from ..support.workers import ROUNDS, append_to_postgres_from_threads
 
 spawn = multiprocessing.get_context("spawn")
 PROCESSES, THREADS, PER_PROCESS, BATCH = 4, 4, 5000, 10
@@ -31,7 +31,7 @@ def test_four_processes_of_four_threads_never_fork_the_chain(schema: str, pg_url
     per_thread = PER_PROCESS // THREADS
     processes = [
         spawn.Process(
-            target=append_from_threads,
+            target=append_to_postgres_from_threads,
             args=(POSTGRES, schema, who, THREADS, per_thread, BATCH, start, rounds),
         )
         for who in RECORDERS

@@ -19,8 +19,9 @@ from ect_middleware.ledger.memory import MemoryLedger
 from ect_middleware.ledger.postgres import PostgresLedger
 from ect_middleware.ledger.sqlite import SQLiteLedger
 
-from ..ledger._support import chain, fixed_clock
-from ._services import POSTGRES, drop_schema, new_schema_name
+from ..support.clock import fixed_clock
+from ..support.ledger import chain
+from ..support.services import POSTGRES, drop_schema, new_schema_name
 
 ENGINES = ["memory", "sqlite", "postgres", "none"]
 #: Every method of the contract: what an engine must answer, whichever it is.

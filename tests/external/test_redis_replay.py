@@ -14,18 +14,13 @@ from ect_middleware.replay import MemoryReplayCache, open_replay_cache
 from ect_middleware.replay.redis import RedisReplayCache
 from ect_middleware.runtime import Runtime
 
+from ..support.clock import NOW, clock
 from ..support.mesh import Mesh
-from ._services import NOWHERE_PORT, REDIS, redis_client, with_options
-
-NOW = 1_800_000_000.0
-
-
-def fixed() -> float:
-    return NOW
+from ..support.services import NOWHERE_PORT, REDIS, redis_client, with_options
 
 
 def test_first_use_then_replay(redis_url: str, redis_prefix: str) -> None:
-    cache = open_replay_cache(redis_url, fixed)
+    cache = open_replay_cache(redis_url, clock)
     assert isinstance(cache, RedisReplayCache)
     assert cache.first_use("wpt|b|a|1", NOW + 90) is True
     assert cache.first_use("wpt|b|a|1", NOW + 90) is False
@@ -49,7 +44,7 @@ def test_a_use_is_forgotten_when_the_token_expires(redis_url: str) -> None:
 
 
 def test_instances_share_uses_and_exactly_one_wins_a_race(redis_url: str) -> None:
-    replicas = [open_replay_cache(redis_url, fixed) for _ in range(8)]
+    replicas = [open_replay_cache(redis_url, clock) for _ in range(8)]
     start = threading.Barrier(len(replicas))
     results: list[bool] = []
 
@@ -67,15 +62,15 @@ def test_instances_share_uses_and_exactly_one_wins_a_race(redis_url: str) -> Non
 
 
 def test_prefixes_keep_services_apart(redis_prefix: str) -> None:
-    one = open_replay_cache(with_options(REDIS, prefix=redis_prefix + "one:"), fixed)
-    two = open_replay_cache(with_options(REDIS, prefix=redis_prefix + "two:"), fixed)
+    one = open_replay_cache(with_options(REDIS, prefix=redis_prefix + "one:"), clock)
+    two = open_replay_cache(with_options(REDIS, prefix=redis_prefix + "two:"), clock)
     assert one.first_use("k", NOW + 60) is True
     assert two.first_use("k", NOW + 60) is True
 
 
 def test_redis_down_fails_closed_without_the_url() -> None:
     url = f"redis://:s3cret@127.0.0.1:{NOWHERE_PORT}/0"
-    cache = open_replay_cache(url, fixed)
+    cache = open_replay_cache(url, clock)
     with pytest.raises(ECTError) as raised:
         cache.first_use("wpt|b|a|1", NOW + 60)
     error = raised.value
@@ -87,14 +82,14 @@ def test_redis_down_fails_closed_without_the_url() -> None:
 
 
 def test_url_options_go_to_redis_and_prefix_stays_ours(redis_prefix: str) -> None:
-    cache = open_replay_cache(with_options(REDIS, prefix=redis_prefix, socket_timeout="0.5"), fixed)
+    cache = open_replay_cache(with_options(REDIS, prefix=redis_prefix, socket_timeout="0.5"), clock)
     assert isinstance(cache, RedisReplayCache)
     assert cache.prefix == redis_prefix
     kwargs = cache._client.connection_pool.connection_kwargs
     assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.5, 2.0)
     assert kwargs["db"] == int(REDIS.rsplit("/", 1)[1])
     assert "prefix" not in kwargs
-    default = open_replay_cache("rediss://cache.internal:6380/2", fixed)  # not connected yet
+    default = open_replay_cache("rediss://cache.internal:6380/2", clock)  # not connected yet
     assert isinstance(default, RedisReplayCache)
     assert default.prefix == "ect:replay:"
 
@@ -113,12 +108,12 @@ def test_url_options_go_to_redis_and_prefix_stays_ours(redis_prefix: str) -> Non
 )
 def test_bad_urls_are_named_without_their_secrets(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message) as raised:
-        open_replay_cache(url, fixed)
+        open_replay_cache(url, clock)
     assert "s3cret" not in str(raised.value)
 
 
 def test_memory_is_the_default(mesh: Mesh, tmp_path: Path) -> None:
-    assert isinstance(open_replay_cache("memory://", fixed), MemoryReplayCache)
+    assert isinstance(open_replay_cache("memory://", clock), MemoryReplayCache)
     runtime = Runtime(mesh.settings("b", "http://b.example"))
     assert isinstance(runtime.replay, MemoryReplayCache)
     runtime.close()
@@ -146,7 +141,7 @@ def test_ect_replay_selects_redis(mesh: Mesh, redis_url: str, redis_prefix: str)
 
 
 def test_a_caller_holds_at_most_its_share(redis_url: str) -> None:
-    cache = open_replay_cache(redis_url, fixed, max_per_caller=2)
+    cache = open_replay_cache(redis_url, clock, max_per_caller=2)
     assert cache.first_use("m1", NOW + 60, "mallory")
     assert not cache.first_use("m1", NOW + 60, "mallory")  # a replay is not charged
     assert cache.first_use("m2", NOW + 60, "mallory")

@@ -10,8 +10,9 @@ from psycopg import sql
 from ect_middleware.ledger import verify_chain
 from ect_middleware.ledger.postgres import PostgresLedger
 
-from ..ledger._support import chain, fixed_clock
-from ._services import POSTGRES, admin
+from ..support.clock import fixed_clock
+from ..support.ledger import chain
+from ..support.services import POSTGRES, admin
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 

@@ -21,12 +21,11 @@ from ect_middleware.tokens.ect import ECTClaims
 from ect_middleware.verification.dag import check_dag
 from ect_middleware.verification.store import LedgerTaskStore
 
-from ..ledger._support import fixed_clock
-from ._services import POSTGRES
+from ..support.clock import NOW, fixed_clock
+from ..support.services import POSTGRES
 
 ME = "spiffe://org-b.example/agent/me"
 CALLER = "spiffe://org-a.example/agent/caller"
-NOW = 1_800_000_000.0
 DEPTH = 400
 
 

@@ -18,11 +18,11 @@ from flask import Flask
 from ect_middleware.ledger import ChainReport, LedgerEntry, open_ledger, verify_chain
 from ect_middleware.runtime import Runtime
 
-from ..ledger._support import ect_cli
+from ..support.cli import ect_cli
 from ..support.examples import example_env, load_example
 from ..support.mesh import Mesh
 from ..support.servers import free_port, uvicorn_server, waitress_server
-from ._services import POSTGRES, drop_schema, new_schema_name, with_options
+from ..support.services import POSTGRES, drop_schema, new_schema_name, with_options
 
 
 @dataclass(frozen=True)

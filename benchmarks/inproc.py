@@ -193,7 +193,8 @@ class Mode:
 
     def settle(self) -> None:
         """Wait for the ledger writes the last batch queued (background writes)."""
-        writer = getattr(self.runtime, "_writer", None)
+        # ``writer`` in this tree; ``_writer`` in the sources ``--src`` may measure
+        writer = getattr(self.runtime, "writer", None) or getattr(self.runtime, "_writer", None)
         drain = getattr(writer, "drain", None)
         if drain is not None:
             drain()

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from ..errors import LedgerError
 from ..tokens.ect import ECTClaims
@@ -214,6 +214,11 @@ class Ledger(ABC):
     they hold (an append that may wait, no walk in one query, a view that is consistent
     only while nobody appends, no verbatim import).
     """
+
+    #: Whether appended entries are kept. An engine that keeps nothing (``none``) says
+    #: so, and requests then build no entries for it at all: nothing observable changes,
+    #: since such an engine's appends return nothing and its lookups find nothing.
+    records: ClassVar[bool] = True
 
     @abstractmethod
     def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:

@@ -235,6 +235,21 @@ class Ledger(ABC):
     def find(self, jti: str) -> list[LedgerEntry]:
         """Every entry recording the ECT ``jti`` (usually zero, one or two)."""
 
+    def recorded_task(self, jti: str, wid: str | None) -> RecordedTask:
+        """What ``ancestors`` gives of the one task ``jti`` within workflow ``wid`` (the
+        first entry recording it of that workflow or of none), without the walk. By
+        default from ``find``; an engine that can select those three columns alone does.
+        """
+        for e in self.find(jti):
+            if e.wid is None or e.wid == wid:
+                return (e.wid, e.iat, e.par)
+        return None
+
+    def recorded_by(self, jti: str, recorder: str) -> bool:
+        """Whether ``recorder`` has recorded the ECT ``jti`` (received or minted it). By
+        default from ``find``; an engine that can answer without reading entries does."""
+        return any(e.recorder == recorder for e in self.find(jti))
+
     def ancestors(
         self, start: Sequence[str], wid: str | None, limit: int
     ) -> Mapping[str, RecordedTask] | None:

@@ -40,7 +40,7 @@ from ..limits import Clock, Limits
 from ..logs import log
 from ..rejection_budget import RejectionBudget
 from ..replay import ReplayCache
-from ..tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
+from ..tokens.ect import ECTClaims, Policy, mint_own_ect, verify_ect
 from ..tokens.encoding import sha256_b64url
 from ..tokens.keys import SigningKey
 from ..tokens.wit import WITVerifier
@@ -344,7 +344,7 @@ class Task:
         if len(parents) > limits.max_parents:
             log.warning("ect.parents_truncated", kept=limits.max_parents, had=len(parents))
             parents = parents[: limits.max_parents]
-        claims = mint_ect(
+        claims = mint_own_ect(
             identity.key,
             iss=service.workload_id,
             aud=aud,

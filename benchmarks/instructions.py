@@ -122,10 +122,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions")
     parser.add_argument("--src", type=Path, default=ROOT / "src")
     parser.add_argument("--ledger", choices=tuple(MODES), default="durable")
-    parser.add_argument("--child", nargs=3, metavar=("KIND", "N", "MODE"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs="+", metavar="KIND N [MODE]", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], int(args.child[1]), args.child[2])
+        child(args.child[0], int(args.child[1]), *args.child[2:3])
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")

@@ -2,6 +2,7 @@
 
     python -m benchmarks.instructions                      # about 4 minutes on 2 cores
     python -m benchmarks.instructions --src ../before/src  # the same for another checkout
+    python -m benchmarks.instructions --ledger none        # or background (ECT_LEDGER_WRITE)
 
 On a shared virtual machine the wall-clock rows of one version move by 15 % from run to
 run, more than most changes to compare. Instruction counts do not. Each variant (the asgi
@@ -41,7 +42,15 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 OP_COUNT = OpCount(verify=2, sign=3)
 
 
-def child(kind: str, n: int) -> None:
+#: the ledger modes the runner compares: ledger URL (None: a fresh SQLite file), write mode
+MODES: dict[str, tuple[str | None, str]] = {
+    "durable": (None, "durable"),
+    "background": (None, "background"),
+    "none": ("none", "durable"),
+}
+
+
+def child(kind: str, n: int, mode: str = "durable") -> None:
     """Run ``n`` requests of ``kind`` (tokens minted first, as in every variant)."""
     from ect_middleware import ECTMiddleware, ECTWSGIMiddleware
 
@@ -53,7 +62,12 @@ def child(kind: str, n: int) -> None:
     # The service's clock stands still at the moment the tokens were minted: under
     # valgrind on a busy machine the batch can take longer than a WPT lives (a minute).
     minted_at = time.time()
-    settings = ids.settings(f"sqlite:///{folder / 'ledger.db'}", clock=lambda: minted_at)
+    ledger, write = MODES[mode]
+    settings = ids.settings(
+        ledger or f"sqlite:///{folder / 'ledger.db'}",
+        clock=lambda: minted_at,
+        ledger_write=write,
+    )
     if kind == "floor":
         floor = CryptoFloor(ids.caller_key.private.public_key(), ids.service_key.private, OP_COUNT)
         floor.run([floor.prepare(h) for h in batch])
@@ -76,7 +90,7 @@ def child(kind: str, n: int) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def count(src: Path, kind: str, n: int) -> int:
+def count(src: Path, kind: str, n: int, mode: str = "durable") -> int:
     """Instructions of one child run under callgrind."""
     done = subprocess.run(
         [
@@ -89,6 +103,7 @@ def count(src: Path, kind: str, n: int) -> int:
             "--child",
             kind,
             str(n),
+            mode,
         ],
         cwd=ROOT,
         # A fixed hash seed: set and dict layouts, and so the counts, repeat exactly.
@@ -106,19 +121,21 @@ def count(src: Path, kind: str, n: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions")
     parser.add_argument("--src", type=Path, default=ROOT / "src")
-    parser.add_argument("--child", nargs=2, metavar=("KIND", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--ledger", choices=tuple(MODES), default="durable")
+    parser.add_argument("--child", nargs="+", metavar="KIND N [MODE]", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], int(args.child[1]))
+        child(args.child[0], int(args.child[1]), *args.child[2:3])
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")
     jobs = [(kind, n) for kind in KINDS for n in (SMALL, LARGE)]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        counts = dict(zip(jobs, pool.map(lambda job: count(args.src, *job), jobs), strict=True))
+        counted = pool.map(lambda job: count(args.src, job[0], job[1], args.ledger), jobs)
+        counts = dict(zip(jobs, counted, strict=True))
     per = {kind: (counts[kind, LARGE] - counts[kind, SMALL]) / (LARGE - SMALL) for kind in KINDS}
     floor = per["floor"]
-    print(f"instructions per request (valgrind), {args.src}")
+    print(f"instructions per request (valgrind), {args.src}, ledger {args.ledger}")
     print(f"  crypto floor ({OP_COUNT}): {floor / 1e6:.3f} M")
     for name in ("asgi", "wsgi"):
         overhead = per[name] - per[f"{name}-bare"]

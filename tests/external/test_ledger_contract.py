@@ -77,6 +77,8 @@ def test_the_contract_lists_every_capability() -> None:
         "find",
         "head",
         "import_chain",
+        "recorded_by",
+        "recorded_task",
         "snapshot",
     ]
 
@@ -115,6 +117,16 @@ def test_each_method_answers_as_the_contract_says(engine: Engine) -> None:
         assert (walked[tip] is not None) == records
         if records:
             assert set(walked) == {e.jti for e in first} | {unknown}
+
+    wid, recorder = first[0].wid, first[0].recorder
+    assert ledger.recorded_task(tip, wid) == (
+        (wid, first[-1].iat, first[-1].par) if records else None
+    )
+    assert ledger.recorded_task(tip, str(uuid.uuid4())) is None  # another workflow's
+    assert ledger.recorded_task(unknown, wid) is None
+    assert ledger.recorded_by(tip, recorder) == records
+    assert not ledger.recorded_by(tip, "spiffe://example.org/someone-else")
+    assert not ledger.recorded_by(unknown, recorder)
 
     with ledger.snapshot() as view:
         head = view.head()

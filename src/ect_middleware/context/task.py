@@ -40,7 +40,7 @@ from ..limits import Clock, Limits
 from ..logs import log
 from ..rejection_budget import RejectionBudget
 from ..replay import ReplayCache
-from ..tokens.ect import ECTClaims, Policy, mint_ect, verify_ect
+from ..tokens.ect import ECTClaims, Policy, mint_own_ect, verify_ect
 from ..tokens.encoding import sha256_b64url
 from ..tokens.keys import SigningKey
 from ..tokens.wit import WITVerifier
@@ -125,6 +125,7 @@ class Task:
         "_minted",
         "_pending",
         "_pending_lock",
+        "_records",
         "caller",
         "completion",
         "completion_wit",
@@ -173,6 +174,8 @@ class Task:
         #: entries not yet handed to the ledger
         self._pending: list[NewEntry] = []
         self._pending_lock = threading.Lock()
+        #: False when the ledger keeps nothing: then no entry is built, deferred or flushed
+        self._records = service.writer.records
         #: the last hand-over's write: once it is done, so are the earlier ones (in order)
         self._last_write: Future[Any] | None = None
 
@@ -233,6 +236,8 @@ class Task:
         self, ects: Sequence[ECTClaims], wit: str, unresolved: Mapping[str, tuple[str, ...]]
     ) -> None:
         """Defer the record of verified ECTs that arrived (inbound, or back from a peer)."""
+        if not self._records:
+            return
         recorder = self.service.workload_id
         self._defer(
             [
@@ -339,7 +344,7 @@ class Task:
         if len(parents) > limits.max_parents:
             log.warning("ect.parents_truncated", kept=limits.max_parents, had=len(parents))
             parents = parents[: limits.max_parents]
-        claims = mint_ect(
+        claims = mint_own_ect(
             identity.key,
             iss=service.workload_id,
             aud=aud,
@@ -357,19 +362,24 @@ class Task:
         # Every parent (verified inbound ECTs, checkpoints, completions received back) was
         # deferred on this task before it could become a parent, so it is recorded first,
         # in the same flush or an earlier one: none is unresolved.
-        entry = NewEntry.from_claims(
-            claims,
-            wit=identity.wit,
-            direction="minted",
-            recorder=service.workload_id,
-            trace_id=self.trace_id,
+        entry = (
+            NewEntry.from_claims(
+                claims,
+                wit=identity.wit,
+                direction="minted",
+                recorder=service.workload_id,
+                trace_id=self.trace_id,
+            )
+            if self._records
+            else None
         )
         with self._lock:
             self._minted.append(claims.jti)
             if is_parent_of_later:
                 self._later_parents.append(claims.jti)
-            self._pending.append(entry)
-        if self.completion is not None:
+            if entry is not None:
+                self._pending.append(entry)
+        if entry is not None and self.completion is not None:
             self._write_behind()
         return claims
 

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from ..errors import LedgerError
 from ..tokens.ect import ECTClaims
@@ -215,6 +215,11 @@ class Ledger(ABC):
     only while nobody appends, no verbatim import).
     """
 
+    #: Whether appended entries are kept. An engine that keeps nothing (``none``) says
+    #: so, and requests then build no entries for it at all: nothing observable changes,
+    #: since such an engine's appends return nothing and its lookups find nothing.
+    records: ClassVar[bool] = True
+
     @abstractmethod
     def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
         """Record ``entries`` in order, atomically and durably, extending the chain; the
@@ -229,6 +234,21 @@ class Ledger(ABC):
     @abstractmethod
     def find(self, jti: str) -> list[LedgerEntry]:
         """Every entry recording the ECT ``jti`` (usually zero, one or two)."""
+
+    def recorded_task(self, jti: str, wid: str | None) -> RecordedTask:
+        """What ``ancestors`` gives of the one task ``jti`` within workflow ``wid`` (the
+        first entry recording it of that workflow or of none), without the walk. By
+        default from ``find``; an engine that can select those three columns alone does.
+        """
+        for e in self.find(jti):
+            if e.wid is None or e.wid == wid:
+                return (e.wid, e.iat, e.par)
+        return None
+
+    def recorded_by(self, jti: str, recorder: str) -> bool:
+        """Whether ``recorder`` has recorded the ECT ``jti`` (received or minted it). By
+        default from ``find``; an engine that can answer without reading entries does."""
+        return any(e.recorder == recorder for e in self.find(jti))
 
     def ancestors(
         self, start: Sequence[str], wid: str | None, limit: int

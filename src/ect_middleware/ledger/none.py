@@ -26,6 +26,8 @@ def is_no_ledger(url: str) -> bool:
 class NoLedger(Ledger):
     """A ledger that stays empty: appends record nothing, lookups find nothing."""
 
+    records = False
+
     def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
         """Nothing is recorded, so no entry comes back."""
         return []

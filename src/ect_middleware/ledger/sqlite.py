@@ -115,6 +115,10 @@ _SELECT = f"SELECT {_COLUMNS} FROM entries"  # noqa: S608 (a constant column lis
 _FIND = _SELECT + " WHERE jti = ? ORDER BY seq"
 _PAGE = _SELECT + f" WHERE seq > ? ORDER BY seq LIMIT {PAGE_SIZE}"
 _PAGE_WID = _SELECT + f" WHERE wid = ? AND seq > ? ORDER BY seq LIMIT {PAGE_SIZE}"
+# ``Ledger.recorded_task`` and ``recorded_by``: the columns asked for, not whole entries.
+_RECORDED_TASK = """SELECT CAST(wid AS TEXT), CAST(iat AS REAL), CAST(par AS TEXT) FROM entries
+    WHERE jti = ?1 AND (wid IS NULL OR CAST(wid AS TEXT) = ?2) ORDER BY seq LIMIT 1"""
+_RECORDED_BY = "SELECT 1 FROM entries WHERE jti = ? AND CAST(recorder AS TEXT) = ? LIMIT 1"
 # The seq of the first entry recording task ``{jti}`` that can be a parent in workflow ?2
 # (entries of that workflow or of none; of none only, when ?2 is NULL): ``dag.in_scope``,
 # ``LedgerTaskStore.lookup`` in SQL.
@@ -245,6 +249,15 @@ class SQLiteLedger(Ledger):
         with _Translated("read"):
             rows = self._connection().execute(_FIND, (jti,)).fetchall()
         return [_entry(row) for row in rows]
+
+    def recorded_task(self, jti: str, wid: str | None) -> RecordedTask:
+        with _Translated("read"):
+            row = self._connection().execute(_RECORDED_TASK, (jti, wid)).fetchone()
+        return None if row is None else (row[0], row[1], _load_strings(row[2]))
+
+    def recorded_by(self, jti: str, recorder: str) -> bool:
+        with _Translated("read"):
+            return self._connection().execute(_RECORDED_BY, (jti, recorder)).fetchone() is not None
 
     def ancestors(
         self, start: Sequence[str], wid: str | None, limit: int

@@ -58,6 +58,8 @@ class LedgerWriter:
     def __init__(self, ledger: Ledger, *, background: bool = False) -> None:
         """``background``: every batch is written by the thread, behind its caller."""
         self._ledger = ledger
+        #: whether the ledger keeps what it is given (``Ledger.records``)
+        self.records = ledger.records
         self._background = background
         self._closed = False
         self._reset()

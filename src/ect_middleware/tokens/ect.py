@@ -87,6 +87,75 @@ def mint_ect(
 ) -> ECTClaims:
     """Sign an ECT in ``draft``'s wire form; claims any receiver would reject raise here,
     before anything is signed."""
+    body = _body(
+        iss, aud, par, exec_act, wid, limits, clock, jti, inp_hash, out_hash, ext, policy, draft
+    )
+    fields = _checked_fields(body, limits)  # the receivers' claim rules, before signing
+    return _signed(body, fields, key, draft, limits)
+
+
+def mint_own_ect(
+    key: SigningKey,
+    *,
+    iss: str,
+    aud: str,
+    par: Collection[str],
+    exec_act: str,
+    wid: str,
+    limits: Limits,
+    clock: Clock,
+    jti: str | None = None,
+    inp_hash: str | None = None,
+    ext: Mapping[str, Any] | None = None,
+    policy: Policy | None = None,
+    draft: Draft = "00",
+) -> ECTClaims:
+    """``mint_ect`` for a service's middleware, whose identifiers are already known good:
+    ``iss`` and ``aud`` are workload identifiers from its validated settings or from a
+    verified WIT, ``jti`` (if given) and ``wid`` lower-case UUIDs it made or verified,
+    ``par`` at most ``limits.max_parents`` distinct such UUIDs, ``inp_hash`` a digest it
+    computed. What an application supplies (``exec_act``, ``ext``, ``policy``) is checked
+    by the same rules as in ``mint_ect``; the identifiers are not checked again."""
+    body = _body(
+        iss, aud, par, exec_act, wid, limits, clock, jti, inp_hash, None, ext, policy, draft
+    )
+    parents = tuple(par)
+    # Cheap, and not implied by where the identifiers come from: a peer chooses the jti
+    # of the completion it returns, which becomes a parent here.
+    if len(set(parents)) != len(parents) or body["jti"] in parents:
+        raise ECTError("ect.claims_invalid", "par entries must be distinct and not the task itself")
+    fields = {
+        "iss": iss,
+        "aud": (aud,),
+        "iat": float(body["iat"]),
+        "exp": float(body["exp"]),
+        "jti": body["jti"],
+        "par": parents,
+        "wid": wid,
+        "inp_hash": inp_hash,
+        "out_hash": None,
+        "exec_act": c.string(body, "exec_act", ECT, max_len=EXEC_ACT_MAX_CHARS),
+        **_extension_fields(body, draft, limits),
+    }
+    return _signed(body, fields, key, draft, limits)
+
+
+def _body(
+    iss: str,
+    aud: str | Collection[str],
+    par: Collection[str],
+    exec_act: str,
+    wid: str | None,
+    limits: Limits,
+    clock: Clock,
+    jti: str | None,
+    inp_hash: str | None,
+    out_hash: str | None,
+    ext: Mapping[str, Any] | None,
+    policy: Policy | None,
+    draft: Draft,
+) -> dict[str, Any]:
+    """The payload to sign, in ``draft``'s wire form."""
     if draft not in DRAFTS:
         raise ValueError(f"unknown ECT draft {draft!r}")
     now = int(clock())
@@ -99,9 +168,12 @@ def mint_ect(
         "exec_act": exec_act,
         _PARENTS[draft]: list(par),
     }
-    for name, value in (("wid", wid), ("inp_hash", inp_hash), ("out_hash", out_hash)):
-        if value is not None:
-            body[name] = value
+    if wid is not None:
+        body["wid"] = wid
+    if inp_hash is not None:
+        body["inp_hash"] = inp_hash
+    if out_hash is not None:
+        body["out_hash"] = out_hash
     extension = None if ext is None else _as_received(ext, limits)
     policy_claims: dict[str, str] = {}
     if policy is not None:
@@ -121,8 +193,13 @@ def mint_ect(
             raise ValueError("ext must not use the policy names pol, pol_decision, pol_enforcer")
         body["ect_ext"] = {**extension, **policy_claims}
     else:
-        body["ect_ext"] = extension  # not an object: _checked_fields refuses it
-    fields = _checked_fields(body, limits)  # the receivers' claim rules, before signing
+        body["ect_ext"] = extension  # not an object: _extension_fields refuses it
+    return body
+
+
+def _signed(
+    body: dict[str, Any], fields: dict[str, Any], key: SigningKey, draft: Draft, limits: Limits
+) -> ECTClaims:
     token = jws.sign(body, key, ECT, with_kid=True, typ=DRAFT_TYP[draft])
     if len(token) > limits.max_token_bytes:  # every receiver would reject it as too large
         raise ValueError(f"the minted ECT exceeds {limits.max_token_bytes} bytes; shrink ext")
@@ -224,26 +301,29 @@ def _checked_fields(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
         raise ECTError("ect.claims_invalid", "par entries must be distinct and not the task itself")
     inp_hash = _optional_hash(body, "inp_hash")
     out_hash = _optional_hash(body, "out_hash")
-    wire_ext = body.get(_EXTENSION[draft])
-    if wire_ext is not None:
-        _check_ext(wire_ext, limits, _EXTENSION[draft])
-    ext, policy = _model_extension(body, draft)
     return {
         "iss": iss,
         "aud": aud,
         "iat": iat,
         "exp": exp,
         "jti": jti,
-        "exec_act": exec_act,
         "par": tuple(par),
         "wid": wid,
         "inp_hash": inp_hash,
         "out_hash": out_hash,
-        "ext": ext,
-        "policy": policy,
-        "claims": body,
-        "draft": draft,
+        "exec_act": exec_act,
+        **_extension_fields(body, draft, limits),
     }
+
+
+def _extension_fields(body: Mapping[str, Any], draft: Draft, limits: Limits) -> dict[str, Any]:
+    """The extension and the policy, checked; with ``claims`` and ``draft``: the last
+    ``ECTClaims`` fields, whose content an application chooses, like ``exec_act``."""
+    wire_ext = body.get(_EXTENSION[draft])
+    if wire_ext is not None:
+        _check_ext(wire_ext, limits, _EXTENSION[draft])
+    ext, policy = _model_extension(body, draft)
+    return {"ext": ext, "policy": policy, "claims": body, "draft": draft}
 
 
 def wire_draft(body: Mapping[str, Any]) -> Draft:

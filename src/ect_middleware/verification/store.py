@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..ledger.base import Ledger
-from .dag import TaskRef, TaskStore, in_scope
+from .dag import TaskRef, TaskStore
 
 
 class LedgerTaskStore(TaskStore):
@@ -16,10 +16,8 @@ class LedgerTaskStore(TaskStore):
         self._recorder = recorder
 
     def lookup(self, jti: str, wid: str | None) -> TaskRef | None:
-        for e in self._ledger.find(jti):
-            if in_scope(e.wid, wid):
-                return TaskRef(e.jti, e.wid, e.iat, e.par)
-        return None
+        task = self._ledger.recorded_task(jti, wid)
+        return None if task is None else TaskRef(jti, task[0], task[1], task[2])
 
     def ancestors(
         self, start: Sequence[str], wid: str | None, limit: int
@@ -33,4 +31,4 @@ class LedgerTaskStore(TaskStore):
         }
 
     def already_recorded(self, jti: str) -> bool:
-        return any(e.recorder == self._recorder for e in self._ledger.find(jti))
+        return self._ledger.recorded_by(jti, self._recorder)

@@ -73,11 +73,15 @@ def test_32_ects_with_two_parents_each_walk_the_chain_once(ledger: Ledger) -> No
     calls: Counter[str] = Counter()
     _counted(ledger, "find", calls)
     _counted(ledger, "ancestors", calls)
+    _counted(ledger, "recorded_by", calls)
     store = LedgerTaskStore(ledger, ME)
     assert check_dag(ects, store, Limits(), "strict") == {e.jti: () for e in ects}
-    uniqueness = len(ects)  # one indexed find per ECT: was its jti recorded already?
+    uniqueness = len(ects)  # one indexed lookup per ECT: was its jti recorded already?
+    assert calls["recorded_by"] == uniqueness
+    # an engine without a recorded_by of its own answers it with one find
+    by_find = uniqueness if type(ledger).recorded_by is Ledger.recorded_by else 0
     if isinstance(ledger, MemoryLedger):
-        assert calls["find"] == uniqueness + DEPTH  # each ancestor once
+        assert calls["find"] == by_find + DEPTH  # each ancestor once
     else:
         assert calls["ancestors"] == 1
-        assert calls["find"] == uniqueness
+        assert calls["find"] == by_find  # and not one per ancestor

@@ -48,6 +48,11 @@ MAX_BATCH_ENTRIES = 512
 #: the response an entry is committed, so it is part of the documented loss window.
 GATHER_SECONDS = 0.005
 
+#: What ``submit`` returns in background mode: done, with nothing sealed to give. One
+#: shared future, since nobody waits on it and a done future cannot change.
+_QUEUED: Future[list[LedgerEntry]] = Future()
+_QUEUED.set_result([])
+
 #: the entries, and the future of the caller waiting for them (None: nobody waits)
 _Batch = tuple[Sequence[NewEntry], "Future[list[LedgerEntry]] | None"]
 
@@ -79,23 +84,21 @@ class LedgerWriter:
 
         In background mode the future is done at once, with an empty list: the entries
         are only queued, and a failure to write them is logged, not raised."""
-        future: Future[list[LedgerEntry]] = Future()
         if self._pid != os.getpid():
             self._reset()
-        if not self._background and self._idle():
-            sealed = self._ledger.append_nowait(entries)
-            if sealed is not None:
-                future.set_result(sealed)
-                return future
+        future: Future[list[LedgerEntry]] = _QUEUED
+        if not self._background:
+            future = Future()
+            if self._idle():
+                sealed = self._ledger.append_nowait(entries)
+                if sealed is not None:
+                    future.set_result(sealed)
+                    return future
         with self._cond:
             if self._closed:
                 raise LedgerError("the ledger is closed")
             was_empty = not self._queue
-            if self._background:
-                future.set_result([])
-                self._queue.append((entries, None))
-            else:
-                self._queue.append((entries, future))
+            self._queue.append((entries, None if self._background else future))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="ect-ledger-writer", daemon=True

@@ -57,7 +57,8 @@ def test_quick_in_process_scenarios_report_floor_bound_and_targets(tmp_path: Pat
             "no ledger (ECT_LEDGER=none)",
         ):
             placed = by_measure[f"{mode}: contract bound in place / crypto floor"]
-            assert placed["target"] == "" and placed["unit"] == "x"
+            assert placed["target"] == ""
+            assert placed["unit"] == "x"
             overhead = by_measure[f"{mode}: overhead / crypto floor"]
             assert overhead["note"].startswith("not run") or (
                 f"the contract bound in place: {placed['value']:.2f}x" in overhead["note"]

@@ -3,7 +3,7 @@
 The bare apps do what a small agent endpoint does: read a JSON body, call one peer over
 httpx, answer JSON. The peer is an ``httpx.MockTransport``: it is not what is measured.
 With the middleware, the only differences are the middleware itself and the ECT transport
-wrapped around the same mock transport.
+wrapped around the same mock transport (``around_peer`` wraps another transport around it).
 """
 
 from __future__ import annotations
@@ -36,10 +36,16 @@ def peer_transport() -> httpx.MockTransport:
     return httpx.MockTransport(_peer)
 
 
-def starlette_app(*, with_ect_transport: bool) -> Starlette:
+def starlette_app(
+    *,
+    with_ect_transport: bool,
+    around_peer: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+) -> Starlette:
     """POST /work: read the body, POST it on to the peer, answer with the peer's reply."""
     inner = peer_transport()
     transport: httpx.AsyncBaseTransport = AsyncECTTransport(inner) if with_ect_transport else inner
+    if around_peer is not None:
+        transport = around_peer(transport)
     client = httpx.AsyncClient(transport=transport)
 
     async def work(request: Request) -> JSONResponse:
@@ -50,10 +56,16 @@ def starlette_app(*, with_ect_transport: bool) -> Starlette:
     return Starlette(routes=[Route(PATH, work, methods=["POST"])])
 
 
-def wsgi_app(*, with_ect_transport: bool) -> Callable[..., Iterable[bytes]]:
+def wsgi_app(
+    *,
+    with_ect_transport: bool,
+    around_peer: Callable[[httpx.BaseTransport], httpx.BaseTransport] | None = None,
+) -> Callable[..., Iterable[bytes]]:
     """The same endpoint as a plain WSGI callable (no framework)."""
     inner = peer_transport()
     transport: httpx.BaseTransport = ECTTransport(inner) if with_ect_transport else inner
+    if around_peer is not None:
+        transport = around_peer(transport)
     client = httpx.Client(transport=transport)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

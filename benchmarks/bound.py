@@ -5,13 +5,21 @@ CONTRACT §1 puts every signature through python-jose, CONTRACT §4 logs every c
 (the inbound decision is one); PROFILE §7, as docs/PROFILE.md decides it,
 makes each entry durable (one hash-chained SQLite transaction per flush) before the call
 or response that depends on it.
-The bound does only that, back to back, for the same request: python-jose's key calls for
-the same verifications and signatures (``Key.verify``, ``Key.sign``: what its ``jws``
-functions end in), the same ledger transactions
-(observed on a real request) with the request's own tokens, and the checkpoint's log line
-through the same logging path (``ect_middleware.logs``, configured as the scenario's
-application configures it). No claim checks, no DAG, no replay cache, no context, no
-hooks: everything else a middleware does comes on top.
+The bound does only that for the same request: python-jose's key calls for the same
+verifications and signatures (``Key.verify``, ``Key.sign``: what its ``jws`` functions end
+in), the same ledger transactions (observed on a real request) with the request's own
+tokens, and the checkpoint's log line through the same logging path
+(``ect_middleware.logs``, configured as the scenario's application configures it). No
+claim checks, no DAG, no replay cache, no context, no hooks: everything else a middleware
+does comes on top.
+
+Its work is split into the steps a middleware does at three places (``inbound``: before
+the app; ``outbound``: in the transport, before the peer is called; ``completion``: once
+the app has answered, before the response). ``run`` does them back to back ("contract
+bound"); ``benchmarks/placed.py`` does them at their places in the bare app ("contract
+bound in place"), where the app's own work between them leaves the caches cold, as the
+middleware's own work finds them. A bound made with no transactions is the bound of a
+mode whose ledger writes are off the request's path (background writes) or absent.
 """
 
 from __future__ import annotations
@@ -65,7 +73,8 @@ def count_transactions(ids: Identities, call: Callable[[Headers], int]) -> tuple
 class _Prepared:
     checks: list[tuple[bytes, bytes]]  # (signing input, raw signature) per verification
     signing_input: bytes  # what each signature signs: the request's ECT, without signature
-    transactions: list[list[NewEntry]]
+    before_call: list[list[NewEntry]]  # the first transaction: durable before the call
+    before_response: list[list[NewEntry]]  # the others: durable before the response
     checkpoint: dict[str, object]  # the fields of the inbound decision's log line
 
 
@@ -87,10 +96,12 @@ class ContractBound:
         tokens = [v for k, v in headers if k in ("workload-proof-token", "execution-context")]
         pairs = [_split(t) for t in tokens]
         ect = dict(headers)["execution-context"]
+        transactions = [[self._entry(ect) for _ in range(n)] for n in self.transactions]
         return _Prepared(
             checks=[pairs[i % len(pairs)] for i in range(self.ops.verify)],
             signing_input=ect.rpartition(".")[0].encode("ascii"),
-            transactions=[[self._entry(ect) for _ in range(n)] for n in self.transactions],
+            before_call=transactions[:1],
+            before_response=transactions[1:],
             checkpoint={
                 "workflow_id": str(uuid.uuid4()),
                 "task_id": str(uuid.uuid4()),
@@ -103,19 +114,40 @@ class ContractBound:
         )
 
     def run(self, prepared: list[_Prepared]) -> None:
-        """The bound's work for ``len(prepared)`` requests."""
-        verify, sign, log = self._verify, self._sign, _log
-        append, append_nowait = self._ledger.append, self._ledger.append_nowait
+        """The bound's work for ``len(prepared)`` requests, back to back."""
         for request in prepared:
-            for message, signature in request.checks:
-                if not verify(message, signature):
-                    raise RuntimeError("the bound's verification failed")
-            for _ in range(self.ops.sign):
-                sign(request.signing_input)
-            for entries in request.transactions:
-                if append_nowait(entries) is None:
-                    append(entries)
-            log.info("ect.checkpoint", **request.checkpoint)
+            self.inbound(request)
+            self.outbound(request)
+            self.completion(request)
+
+    def inbound(self, request: _Prepared) -> None:
+        """Before the app: the WPT's and ECT's verifications, the checkpoint's log line."""
+        verify = self._verify
+        for message, signature in request.checks:
+            if not verify(message, signature):
+                raise RuntimeError("the bound's verification failed")
+        _log.info("ect.checkpoint", **request.checkpoint)
+
+    def outbound(self, request: _Prepared) -> None:
+        """In the transport, before the peer is called: the outbound ECT's and WPT's
+        signatures, then the entries that must be durable before the call."""
+        sign, message = self._sign, request.signing_input
+        for _ in range(self.ops.outbound_signs):
+            sign(message)
+        self._write(request.before_call)
+
+    def completion(self, request: _Prepared) -> None:
+        """Once the app has answered: the completion ECT's signature, then the entries
+        that must be durable before the response."""
+        sign, message = self._sign, request.signing_input
+        for _ in range(self.ops.completion_signs):
+            sign(message)
+        self._write(request.before_response)
+
+    def _write(self, transactions: list[list[NewEntry]]) -> None:
+        for entries in transactions:
+            if self._ledger.append_nowait(entries) is None:
+                self._ledger.append(entries)
 
     def _entry(self, ect: str) -> NewEntry:
         return NewEntry(

@@ -4,6 +4,10 @@ The middleware's own count of signature operations is observed on a real request
 python-jose key classes are wrapped while one request runs), then the floor is that many
 raw ``cryptography`` verifications and signatures: no JOSE encoding, no JSON, no base64,
 no DER conversion (the signatures to verify are converted beforehand, outside the timing).
+
+The floor's steps (``inbound``, ``outbound``, ``completion``) are those of
+``benchmarks/placed.py``: ``run`` does them back to back, the "crypto floor in place"
+variant at their places in the bare app.
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ from ect_middleware.tokens.keys import PrivateKeyTypes, PublicKeyTypes
 from .apps import Headers
 from .identities import Identities
 
+#: The signatures made in the outbound transport, before the peer is called: the outbound
+#: ECT and its WPT. The request's other signatures (the completion ECT) come once the app
+#: has answered.
+OUTBOUND_SIGNATURES = 2
+
 
 @dataclass(frozen=True)
 class OpCount:
@@ -32,6 +41,14 @@ class OpCount:
 
     def __str__(self) -> str:
         return f"{self.verify} verifications + {self.sign} signatures"
+
+    @property
+    def outbound_signs(self) -> int:
+        return min(OUTBOUND_SIGNATURES, self.sign)
+
+    @property
+    def completion_signs(self) -> int:
+        return self.sign - self.outbound_signs
 
 
 @contextmanager
@@ -78,14 +95,30 @@ class CryptoFloor:
         return [pairs[i % len(pairs)] for i in range(self.ops.verify)]
 
     def run(self, prepared: list[list[tuple[bytes, bytes]]]) -> None:
-        """The signature operations of ``len(prepared)`` requests."""
-        verify, sign = self._verify, self._sign
+        """The signature operations of ``len(prepared)`` requests, back to back."""
         for request in prepared:
-            for message, signature in request:
-                verify(signature, message)
-            message = request[0][0] if request else b"x" * 600
-            for _ in range(self.ops.sign):
-                sign(message)
+            self.inbound(request)
+            self.outbound(request)
+            self.completion(request)
+
+    def inbound(self, request: list[tuple[bytes, bytes]]) -> None:
+        """Before the app: the verifications of the request's WPT and ECT."""
+        verify = self._verify
+        for message, signature in request:
+            verify(signature, message)
+
+    def outbound(self, request: list[tuple[bytes, bytes]]) -> None:
+        """In the transport, before the peer is called: the outbound ECT and WPT."""
+        self._signs(request, self.ops.outbound_signs)
+
+    def completion(self, request: list[tuple[bytes, bytes]]) -> None:
+        """Once the app has answered: the completion ECT."""
+        self._signs(request, self.ops.completion_signs)
+
+    def _signs(self, request: list[tuple[bytes, bytes]], count: int) -> None:
+        message = request[0][0] if request else b"x" * 600
+        for _ in range(count):
+            self._sign(message)
 
     def _split(self, token: str) -> tuple[bytes, bytes]:
         signing_input, _, encoded = token.rpartition(".")

@@ -4,6 +4,13 @@ Each round gives every variant a fresh batch of requests (tokens are minted befo
 clock starts, never reused: a WPT or ECT may be presented once) and times the batch. The
 order of the variants rotates from round to round. The result is, per variant, one
 per-request time per round; the table reports their median.
+
+Besides the bare app, the app with the middleware in each ledger mode and the crypto
+floor and contract bound run back to back, the same run interleaves the bare app with the
+floor's and each mode's contract bound's work done at their places in it
+(``benchmarks/placed.py``): "in place", the least that work costs inside a request, caches
+cold from the app's own work between the steps. Each in-place row reports (in place -
+bare) / the crypto floor.
 """
 
 from __future__ import annotations
@@ -14,12 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ect_middleware.errors import ConfigurationError
+from ect_middleware.ledger.sqlite import SQLiteLedger
 from ect_middleware.runtime import Runtime
 
+from . import apps
 from .apps import Headers, call_asgi, call_wsgi
+from .bound import ContractBound
 from .common import Result, median, timed_both
-from .floor import OpCount
+from .floor import CryptoFloor, OpCount
 from .identities import SERVICE_URL, Identities
+from .placed import AsyncPlacedTransport, Placed, PlacedASGI, PlacedTransport, PlacedWSGI, Steps
 
 HOST = SERVICE_URL.split("://", 1)[1]
 
@@ -65,6 +76,50 @@ def wsgi_variant(app: Callable[..., Any]) -> Variant:
         return run
 
     return prepare
+
+
+def placed_asgi_variant(steps: Steps[Any], loop: asyncio.AbstractEventLoop) -> Variant:
+    """The bare Starlette app with ``steps`` at their places: a pure ASGI middleware added
+    where ``ECTMiddleware`` is, a transport around the peer's."""
+    placed = Placed(steps)
+    app = apps.starlette_app(
+        with_ect_transport=False, around_peer=lambda inner: AsyncPlacedTransport(inner, placed)
+    )
+    app.add_middleware(PlacedASGI, placed=placed)
+    return _loading(placed, asgi_variant(app, loop))
+
+
+def placed_wsgi_variant(steps: Steps[Any]) -> Variant:
+    """The bare WSGI app with ``steps`` at their places."""
+    placed = Placed(steps)
+    app = apps.wsgi_app(
+        with_ect_transport=False, around_peer=lambda inner: PlacedTransport(inner, placed)
+    )
+    return _loading(placed, wsgi_variant(PlacedWSGI(app, placed)))
+
+
+def _loading(placed: Placed[Any], variant: Variant) -> Variant:
+    def prepare(batch: list[Headers]) -> Callable[[], object]:
+        placed.load(batch)
+        return variant(batch)
+
+    return prepare
+
+
+def in_place_variants(
+    place: Callable[[Steps[Any]], Variant],
+    floor: CryptoFloor,
+    ids: Identities,
+    transactions: tuple[int, ...],
+    ledger: SQLiteLedger,
+) -> dict[str, Variant]:
+    """The crypto floor in place and, per ledger mode, the contract bound in place (with
+    the request's transactions where the mode makes them on the request's path)."""
+    variants = {FLOOR_IN_PLACE: place(floor)}
+    for name in MODES:
+        on_path = () if name in OFF_THE_PATH else transactions
+        variants[bound_in_place(name)] = place(ContractBound(ids, floor.ops, on_path, ledger))
+    return variants
 
 
 def interleave(
@@ -183,6 +238,23 @@ MODES = {
 }
 
 
+#: The modes whose ledger transactions are not on the request's path, and why: their
+#: contract bound in place makes none. The others make them durable before the outbound
+#: call and before the response.
+OFF_THE_PATH = {
+    "ect-background": "the writer thread's transactions, behind the response, are off the "
+    "request's path: not included",
+    "ect-none": "no ledger, no transactions",
+}
+#: The variant of the crypto floor in place.
+FLOOR_IN_PLACE = "floor-placed"
+
+
+def bound_in_place(mode: str) -> str:
+    """The variant of ``mode``'s contract bound in place."""
+    return f"bound-placed-{mode}"
+
+
 @dataclass
 class Mode:
     """One ledger mode's runtime, or why the measured source cannot run it."""
@@ -216,21 +288,46 @@ def ledger_modes(ids: Identities, ledger_url: Callable[[str], str]) -> list[Mode
 
 
 def report_modes(result: Result, timings: Timings, modes: Sequence[Mode]) -> None:
-    """Per ledger mode: with the middleware, and its overhead over the crypto floor."""
+    """The crypto floor in place; per ledger mode, with the middleware, its overhead over
+    the crypto floor and its contract bound in place over the same floor."""
     bare, floor = timings.median("bare"), timings.median("floor")
+    cpu_bare, cpu_floor = timings.cpu_median("bare"), timings.cpu_median("floor")
+
+    def over_floor(variant: str) -> tuple[float, str]:
+        """(variant - bare) / floor, and the note's start: µs, the ratio in CPU time."""
+        extra = timings.median(variant) - bare
+        cpu = ratio(timings.cpu_median(variant) - cpu_bare, cpu_floor)
+        return ratio(extra, floor), f"{us(extra):.0f} µs; in CPU time: {cpu:.2f}x"
+
+    value, note = over_floor(FLOOR_IN_PLACE)
+    result.add(
+        "the crypto floor in place / crypto floor",
+        value,
+        "x",
+        note=f"{note}; the same raw operations at their places in the bare app (before it, "
+        "in its httpx transport, as it answers), minus the bare app",
+    )
     unavailable = {m.name: m.unavailable for m in modes if m.runtime is None}
     for name, (label, _, target) in MODES.items():
+        bound_value, bound_note = over_floor(bound_in_place(name))
         if name in unavailable:
             result.add(f"{label}: overhead / crypto floor", 0.0, "x", note=unavailable[name])
-            continue
-        overhead = timings.median(name) - bare
-        cpu = timings.cpu_median(name) - timings.cpu_median("bare")
+        else:
+            overhead = timings.median(name) - bare
+            cpu = timings.cpu_median(name) - cpu_bare
+            result.add(
+                f"{label}: overhead / crypto floor",
+                ratio(overhead, floor),
+                "x",
+                target=f"<= {target:.2f}",
+                met=overhead <= target * floor,
+                note=f"overhead {us(overhead):.0f} µs; in CPU time: {ratio(cpu, cpu_floor):.2f}x; "
+                f"the contract bound in place: {bound_value:.2f}x",
+            )
         result.add(
-            f"{label}: overhead / crypto floor",
-            ratio(overhead, floor),
+            f"{label}: contract bound in place / crypto floor",
+            bound_value,
             "x",
-            target=f"<= {target:.2f}",
-            met=overhead <= target * floor,
-            note=f"overhead {us(overhead):.0f} µs; in CPU time: "
-            f"{ratio(cpu, timings.cpu_median('floor')):.2f}x",
+            note=f"{bound_note}; "
+            + OFF_THE_PATH.get(name, "its ledger transactions on the request's path"),
         )

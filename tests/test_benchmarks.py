@@ -48,5 +48,30 @@ def test_quick_in_process_scenarios_report_floor_bound_and_targets(tmp_path: Pat
         none = by_measure["no ledger (ECT_LEDGER=none): overhead / crypto floor"]
         # run where the source has the engine; otherwise reported as not run, with why
         assert none["target"] == "<= 1.50" or none["note"].startswith("not run: ECT_LEDGER")
+        # the floor's and each mode's contract bound's work at their places in the bare app:
+        # informational rows, and each measured mode's ratio row names its bound in place
+        assert by_measure["the crypto floor in place / crypto floor"]["target"] == ""
+        for mode in (
+            "durable writes (default)",
+            "background writes",
+            "no ledger (ECT_LEDGER=none)",
+        ):
+            placed = by_measure[f"{mode}: contract bound in place / crypto floor"]
+            assert placed["target"] == ""
+            assert placed["unit"] == "x"
+            overhead = by_measure[f"{mode}: overhead / crypto floor"]
+            assert overhead["note"].startswith("not run") or (
+                f"the contract bound in place: {placed['value']:.2f}x" in overhead["note"]
+            )
+        assert (
+            "on the request's path"
+            in by_measure["durable writes (default): contract bound in place / crypto floor"][
+                "note"
+            ]
+        )
+        assert (
+            "writer thread"
+            in by_measure["background writes: contract bound in place / crypto floor"]["note"]
+        )
     otel = next(r for r in rows if r["measure"] == "our overhead - floor vs OTel overhead")
     assert otel["met"] is (otel["value"] < 1)

@@ -4,7 +4,9 @@ Variants, interleaved: the bare Starlette app; the same app with ``ECTMiddleware
 (verifying the cached WIT, the WPT and one ECT, minting one outbound ECT + WPT through the
 httpx transport, recording in a SQLite ledger, minting the completion ECT), in each ledger
 mode (durable writes, the default; background writes; no ledger); the same app with
-OpenTelemetry's ASGI middleware; and the crypto floor.
+OpenTelemetry's ASGI middleware; the crypto floor and the contract bound, back to back; and
+the bare app with the crypto floor's work, and with each mode's contract bound's work, at
+their places (a pure ASGI middleware and a transport around the peer's: "in place").
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from ..floor import CryptoFloor, count_ops, in_request_signature_time
 from ..inproc import (
     HOST,
     asgi_variant,
+    in_place_variants,
     interleave,
     ledger_modes,
+    placed_asgi_variant,
     ratio,
     report_modes,
     report_overhead,
@@ -47,7 +51,8 @@ def run(quick: bool) -> Result:
         ops = count_ops(ids, call)
         transactions = count_transactions(ids, call)
         floor = CryptoFloor(ids.caller_key.private.public_key(), ids.service_key.private, ops)
-        bound = ContractBound(ids, ops, transactions, SQLiteLedger(folder / "bound.db"))
+        bound_ledger = SQLiteLedger(folder / "bound.db")
+        bound = ContractBound(ids, ops, transactions, bound_ledger)
         modes = ledger_modes(ids, lambda name: f"sqlite:///{folder / name}.db")
         variants = {
             "bare": asgi_variant(bare, loop),
@@ -61,6 +66,9 @@ def run(quick: bool) -> Result:
                 app = apps.starlette_app(with_ect_transport=True)
                 app.add_middleware(ECTMiddleware, runtime=mode.runtime)
                 variants[mode.name] = asgi_variant(app, loop)
+        variants |= in_place_variants(
+            lambda steps: placed_asgi_variant(steps, loop), floor, ids, transactions, bound_ledger
+        )
         timings = interleave(
             variants,
             ids.request_headers,

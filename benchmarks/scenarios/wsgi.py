@@ -1,6 +1,8 @@
 """Inbound + one outbound hop through ``ECTWSGIMiddleware``, in-process: a bare WSGI
-callable (no framework) against the same callable wrapped, in each ledger mode, and the
-crypto floor."""
+callable (no framework) against the same callable wrapped, in each ledger mode; the crypto
+floor and the contract bound, back to back; and the bare callable with the crypto floor's
+work, and with each mode's contract bound's work, at their places (a WSGI wrapper and a
+transport around the peer's: "in place")."""
 
 from __future__ import annotations
 
@@ -11,7 +13,16 @@ from .. import apps, identities
 from ..bound import ContractBound, count_transactions
 from ..common import Result, scenario_main, scratch
 from ..floor import CryptoFloor, count_ops, in_request_signature_time
-from ..inproc import HOST, interleave, ledger_modes, report_modes, report_overhead, wsgi_variant
+from ..inproc import (
+    HOST,
+    in_place_variants,
+    interleave,
+    ledger_modes,
+    placed_wsgi_variant,
+    report_modes,
+    report_overhead,
+    wsgi_variant,
+)
 
 
 def run(quick: bool) -> Result:
@@ -24,7 +35,8 @@ def run(quick: bool) -> Result:
         ops = count_ops(ids, lambda h: apps.call_wsgi(with_ect, h, HOST))
         transactions = count_transactions(ids, lambda h: apps.call_wsgi(with_ect, h, HOST))
         floor = CryptoFloor(ids.caller_key.private.public_key(), ids.service_key.private, ops)
-        bound = ContractBound(ids, ops, transactions, SQLiteLedger(folder / "bound.db"))
+        bound_ledger = SQLiteLedger(folder / "bound.db")
+        bound = ContractBound(ids, ops, transactions, bound_ledger)
         modes = ledger_modes(ids, lambda name: f"sqlite:///{folder / name}.db")
         variants = {
             "bare": wsgi_variant(bare),
@@ -36,6 +48,7 @@ def run(quick: bool) -> Result:
             if mode.runtime is not None:
                 app = apps.wsgi_app(with_ect_transport=True)
                 variants[mode.name] = wsgi_variant(ECTWSGIMiddleware(app, runtime=mode.runtime))
+        variants |= in_place_variants(placed_wsgi_variant, floor, ids, transactions, bound_ledger)
         timings = interleave(
             variants,
             ids.request_headers,

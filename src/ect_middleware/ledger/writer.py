@@ -111,8 +111,9 @@ class LedgerWriter:
         return future
 
     def append(self, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
-        """``submit`` and wait: for threads that may block (WSGI workers, thread pools)."""
-        return self.submit(entries).result()
+        """``submit`` and wait: for threads that may block (WSGI workers, thread pools).
+        A list of the caller's own: in background mode the future's is shared."""
+        return list(self.submit(entries).result())
 
     def _idle(self) -> bool:
         """Nothing queued or being written (so nothing submitted earlier is pending)."""

@@ -86,14 +86,12 @@ class LedgerWriter:
         are only queued, and a failure to write them is logged, not raised."""
         if self._pid != os.getpid():
             self._reset()
-        future: Future[list[LedgerEntry]] = _QUEUED
-        if not self._background:
-            future = Future()
-            if self._idle():
-                sealed = self._ledger.append_nowait(entries)
-                if sealed is not None:
-                    future.set_result(sealed)
-                    return future
+        future: Future[list[LedgerEntry]] = _QUEUED if self._background else Future()
+        if not self._background and self._idle():
+            sealed = self._ledger.append_nowait(entries)
+            if sealed is not None:
+                future.set_result(sealed)
+                return future
         with self._cond:
             if self._closed:
                 raise LedgerError("the ledger is closed")
